@@ -1,0 +1,38 @@
+import { timedProbe, type ProbeResult } from './probe-result';
+
+export interface HttpProbeInput {
+  url: string;
+  timeoutMs: number;
+}
+
+export function createHttpActivities() {
+  return {
+    /** GETs a health URL; up on 2xx. Reports the version and instance the demo/app body names. */
+    async probeHttp({ url, timeoutMs }: HttpProbeInput): Promise<ProbeResult> {
+      return timedProbe(async () => {
+        const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+        const body = await response.text();
+        const fields = parseJsonObject(body);
+        const detail = {
+          httpStatus: response.status,
+          version: typeof fields.version === 'string' ? fields.version : null,
+          instance: typeof fields.instance === 'string' ? fields.instance : null,
+        };
+        if (!response.ok) {
+          const why = typeof fields.reason === 'string' ? fields.reason : body.slice(0, 200).trim();
+          return { status: 'down', reason: `HTTP ${response.status}${why ? `: ${why}` : ''}`, detail };
+        }
+        return { status: 'up', detail };
+      });
+    },
+  };
+}
+
+function parseJsonObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

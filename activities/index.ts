@@ -1,0 +1,36 @@
+import type { ActivityDeps } from './deps';
+import { createDockerActivities } from './docker';
+import { createHttpActivities } from './http';
+import { createInventoryActivities } from './inventory';
+import { createPostgresActivities } from './postgres';
+import { createRedisActivities } from './redis';
+import { createStorageActivities } from './storage';
+
+/** Activities that may run on any worker: they reach their systems over the network. */
+export function createSharedActivities(deps: ActivityDeps) {
+  return {
+    ...createInventoryActivities(deps),
+    ...createHttpActivities(),
+    ...createPostgresActivities(deps),
+    ...createRedisActivities(deps),
+    ...createStorageActivities(deps),
+  };
+}
+
+/** Activities that act on one host (its Docker engine, its files); served on that host's task queue. */
+export function createHostActivities(deps: ActivityDeps) {
+  return {
+    ...createDockerActivities(deps),
+  };
+}
+
+/** Every activity, so workflows can proxy any of them by name with one type. */
+export function createActivities(deps: ActivityDeps) {
+  return { ...createSharedActivities(deps), ...createHostActivities(deps) };
+}
+
+export type SharedActivities = ReturnType<typeof createSharedActivities>;
+export type HostActivities = ReturnType<typeof createHostActivities>;
+export type Activities = ReturnType<typeof createActivities>;
+
+export { createDeps, type ActivityDeps } from './deps';

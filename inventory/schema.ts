@@ -1,0 +1,281 @@
+import { z } from 'zod';
+
+/**
+ * The inventory (`ops.yaml`): the single description of the infrastructure tego-ops operates.
+ * Pure module (no Node built-ins) so workflows may import its types and helpers.
+ * Secrets never appear here: fields ending in `Env` name the environment variable that holds them.
+ */
+
+const name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a lower-case name of letters, digits and dashes');
+const port = z.number().int().min(1).max(65535);
+const envVarName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the NAME of an environment variable (A-Z, 0-9, _)');
+const absolutePath = z.string().startsWith('/', 'expected an absolute path');
+
+export const DockerEndpointSchema = z
+  .object({
+    /** Unix socket of the host's Docker engine. */
+    socketPath: absolutePath.optional(),
+    /** Or a TCP endpoint. */
+    host: z.string().optional(),
+    port: port.optional(),
+    protocol: z.enum(['http', 'https']).optional(),
+  })
+  .strict()
+  .refine((d) => Boolean(d.socketPath) !== Boolean(d.host), {
+    message: 'expected exactly one of socketPath or host',
+  });
+
+export const HostSchema = z
+  .object({
+    name,
+    /** Address at which this host's published ports are reached from the worker. */
+    address: z.string().min(1),
+    docker: DockerEndpointSchema,
+    /** Task queue of the worker running on this host. @default `ops@<name>` */
+    taskQueue: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const PlacementSchema = z
+  .object({
+    host: name,
+    /** One instance per host port; the count of ports is the instance count on this host. */
+    ports: z.array(port).min(1),
+  })
+  .strict();
+
+export const ServiceSchema = z
+  .object({
+    name,
+    image: z.string().min(1),
+    /** Port the app listens on inside its container. */
+    port,
+    /**
+     * `bridge` publishes `port` on each instance's host port; `host` shares the host's network, so the
+     * instance listens on its host port directly (told through the PORT variable).
+     * @default 'bridge'
+     */
+    network: z.enum(['bridge', 'host']).default('bridge'),
+    health: z
+      .object({
+        path: z.string().startsWith('/', 'expected a path starting with /'),
+        timeoutMs: z.number().int().positive().default(2000),
+      })
+      .strict(),
+    env: z.record(z.string(), z.string()).default({}),
+    /** Variables whose values come from the worker's environment: container variable → env var name. */
+    secretEnv: z.record(z.string(), envVarName).default({}),
+    /** Whether the service writes to PostgreSQL (stopped or repointed during DB work). @default false */
+    usesDatabase: z.boolean().default(false),
+    placement: z.array(PlacementSchema).min(1),
+  })
+  .strict();
+
+export const PostgresNodeSchema = z
+  .object({
+    name,
+    host: name,
+    address: z.string().min(1),
+    port: port.default(5432),
+    role: z.enum(['primary', 'replica']),
+    /** Data directory on the host, when the server runs outside Docker. */
+    dataDirectory: absolutePath.optional(),
+    /** Container name, when the server runs in Docker. */
+    container: z.string().optional(),
+  })
+  .strict();
+
+export const PostgresSchema = z
+  .object({
+    user: z.string().min(1),
+    passwordEnv: envVarName,
+    /** Database used for probes and the audit table. */
+    database: z.string().min(1),
+    /** Databases the backups cover. @default [database] */
+    databases: z.array(z.string().min(1)).optional(),
+    /** Replication lag beyond which a replica counts as behind (bytes). @default 16 MiB */
+    maxLagBytes: z.number().int().nonnegative().default(16 * 1024 * 1024),
+    nodes: z.array(PostgresNodeSchema).min(1),
+  })
+  .strict();
+
+export const RedisSchema = z
+  .object({
+    host: name,
+    address: z.string().min(1),
+    port: port.default(6379),
+    passwordEnv: envVarName.optional(),
+    container: z.string().optional(),
+    dataDirectory: absolutePath.optional(),
+  })
+  .strict();
+
+export const StorageSchema = z
+  .object({
+    endpoint: z.url().optional(),
+    region: z.string().default('us-east-1'),
+    bucket: z.string().min(3),
+    prefix: z.string().default(''),
+    forcePathStyle: z.boolean().default(true),
+    accessKeyIdEnv: envVarName,
+    secretAccessKeyEnv: envVarName,
+  })
+  .strict();
+
+export const FrontendSchema = z
+  .object({
+    service: name,
+    /** Port nginx listens on for this service. */
+    listen: port,
+  })
+  .strict();
+
+export const LoadBalancerSchema = z
+  .object({
+    host: name,
+    address: z.string().min(1),
+    /** The file tego-ops renders; nginx must include it. */
+    configFile: absolutePath,
+    /** Command that tests a config file; `{config}` is replaced by the candidate's path. */
+    testCommand: z.array(z.string()).min(1),
+    reloadCommand: z.array(z.string()).min(1),
+    frontends: z.array(FrontendSchema).min(1),
+  })
+  .strict();
+
+const Priority = z.enum(['P0', 'P1', 'P2', 'P3']);
+
+/** The guide's alert thresholds (服务监控管理 / 关键监控指标). */
+export const ThresholdsSchema = z
+  .object({
+    pgConnectionsPercent: z.number().default(80),
+    pgSlowQuerySeconds: z.number().default(5),
+    redisMemoryPercent: z.number().default(85),
+    redisHitRatePercent: z.number().default(80),
+    httpResponseMs: z.number().default(500),
+    httpErrorRatePercent: z.number().default(1),
+    queueBacklog: z.number().default(1000),
+    backupMaxAgeHours: z.number().default(26),
+  })
+  .strict();
+
+export const AlertsSchema = z
+  .object({
+    thresholds: ThresholdsSchema.default(ThresholdsSchema.parse({})),
+    routes: z
+      .array(
+        z
+          .object({
+            priority: Priority,
+            /** The guide: P0/P1 at once, P2 within 5 minutes, P3 within 15 minutes. */
+            notifyWithin: z.string().default('0s'),
+            channels: z.array(z.enum(['webhook', 'email'])).min(1),
+          })
+          .strict(),
+      )
+      .default([]),
+    webhookUrlEnv: envVarName.optional(),
+    email: z
+      .object({ smtpHost: z.string(), smtpPort: port, from: z.string(), to: z.array(z.string()).min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const TemporalSchema = z
+  .object({
+    address: z.string().default('127.0.0.1:7233'),
+    namespace: z.string().default('default'),
+    /** The shared task queue: workflows and activities that need no particular host. */
+    taskQueue: z.string().default('ops'),
+  })
+  .strict();
+
+export const InventorySchema = z
+  .object({
+    temporal: TemporalSchema.default(TemporalSchema.parse({})),
+    hosts: z.array(HostSchema).min(1),
+    services: z.array(ServiceSchema).default([]),
+    postgres: PostgresSchema.optional(),
+    redis: RedisSchema.optional(),
+    storage: StorageSchema.optional(),
+    loadBalancer: LoadBalancerSchema.optional(),
+    alerts: AlertsSchema.default(AlertsSchema.parse({})),
+  })
+  .strict()
+  .superRefine(checkCrossReferences);
+
+export type Inventory = z.infer<typeof InventorySchema>;
+export type Host = z.infer<typeof HostSchema>;
+export type Service = z.infer<typeof ServiceSchema>;
+export type PostgresNode = z.infer<typeof PostgresNodeSchema>;
+
+/** Names must resolve: a placement's host exists, a frontend's service exists, names are unique. */
+function checkCrossReferences(inv: z.infer<typeof InventorySchema>, ctx: z.RefinementCtx): void {
+  const hostNames = new Set(inv.hosts.map((h) => h.name));
+  const serviceNames = new Set(inv.services.map((s) => s.name));
+  const unknownHost = (host: string, path: PropertyKey[]): void => {
+    if (!hostNames.has(host)) {
+      ctx.addIssue({ code: 'custom', path, message: `unknown host "${host}" (hosts: ${[...hostNames].join(', ')})` });
+    }
+  };
+  reportDuplicates(inv.hosts.map((h) => h.name), ['hosts'], 'host', ctx);
+  reportDuplicates(inv.services.map((s) => s.name), ['services'], 'service', ctx);
+
+  const hostPortsSeen = new Map<string, string>();
+  inv.services.forEach((service, s) =>
+    service.placement.forEach((placement, p) => {
+      unknownHost(placement.host, ['services', s, 'placement', p, 'host']);
+      placement.ports.forEach((hostPort, i) => {
+        const key = `${placement.host}:${hostPort}`;
+        const owner = hostPortsSeen.get(key);
+        if (owner) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', s, 'placement', p, 'ports', i],
+            message: `port ${hostPort} on ${placement.host} is already used by ${owner}`,
+          });
+        }
+        hostPortsSeen.set(key, service.name);
+      });
+    }),
+  );
+
+  if (inv.postgres) {
+    reportDuplicates(inv.postgres.nodes.map((n) => n.name), ['postgres', 'nodes'], 'node', ctx);
+    inv.postgres.nodes.forEach((node, i) => unknownHost(node.host, ['postgres', 'nodes', i, 'host']));
+    const primaries = inv.postgres.nodes.filter((n) => n.role === 'primary').length;
+    if (primaries !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['postgres', 'nodes'],
+        message: `expected exactly one node with role primary, found ${primaries}`,
+      });
+    }
+  }
+  if (inv.redis) unknownHost(inv.redis.host, ['redis', 'host']);
+  if (inv.loadBalancer) {
+    unknownHost(inv.loadBalancer.host, ['loadBalancer', 'host']);
+    inv.loadBalancer.frontends.forEach((frontend, i) => {
+      if (!serviceNames.has(frontend.service)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['loadBalancer', 'frontends', i, 'service'],
+          message: `unknown service "${frontend.service}" (services: ${[...serviceNames].join(', ')})`,
+        });
+      }
+    });
+  }
+}
+
+function reportDuplicates(names: string[], path: PropertyKey[], what: string, ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  names.forEach((n, i) => {
+    if (seen.has(n)) ctx.addIssue({ code: 'custom', path: [...path, i, 'name'], message: `duplicate ${what} name "${n}"` });
+    seen.add(n);
+  });
+}

@@ -1,0 +1,107 @@
+import type { Host, Inventory, Service } from './schema';
+
+/** Labels every container tego-ops manages carries; they tell logical hosts apart on a shared engine. */
+export const Labels = {
+  service: 'tego.service',
+  host: 'tego.host',
+  instance: 'tego.instance',
+} as const;
+
+/** One running copy of an app service, as the inventory places it. */
+export interface AppInstance {
+  service: string;
+  host: string;
+  /** 1-based index of the instance within its service on its host. */
+  index: number;
+  hostPort: number;
+  containerName: string;
+  /** URL of the instance's health endpoint, bypassing the load balancer. */
+  healthUrl: string;
+}
+
+/** The task queue served by the worker that runs on `host`. */
+export function hostTaskQueue(host: Pick<Host, 'name' | 'taskQueue'>): string {
+  return host.taskQueue ?? `ops@${host.name}`;
+}
+
+export function findHost(inventory: Inventory, hostName: string): Host {
+  const host = inventory.hosts.find((h) => h.name === hostName);
+  if (!host) throw new Error(`unknown host "${hostName}" (hosts: ${inventory.hosts.map((h) => h.name).join(', ')})`);
+  return host;
+}
+
+export function findService(inventory: Inventory, serviceName: string): Service {
+  const service = inventory.services.find((s) => s.name === serviceName);
+  if (!service) {
+    throw new Error(
+      `unknown service "${serviceName}" (services: ${inventory.services.map((s) => s.name).join(', ')})`,
+    );
+  }
+  return service;
+}
+
+export function containerName(service: string, host: string, index: number): string {
+  return `${service}-${host}-${index}`;
+}
+
+export function appInstances(inventory: Inventory, service?: Service): AppInstance[] {
+  const services = service ? [service] : inventory.services;
+  return services.flatMap((svc) =>
+    svc.placement.flatMap((placement) => {
+      const host = findHost(inventory, placement.host);
+      return placement.ports.map((hostPort, i) => ({
+        service: svc.name,
+        host: host.name,
+        index: i + 1,
+        hostPort,
+        containerName: containerName(svc.name, host.name, i + 1),
+        healthUrl: `http://${host.address}:${hostPort}${svc.health.path}`,
+      }));
+    }),
+  );
+}
+
+/**
+ * What a workflow needs to know of the inventory to plan its steps: names, queues and URLs, never
+ * credentials. Activities look the details up again by name, so history stays small and secret-free.
+ */
+export interface TopologyView {
+  sharedTaskQueue: string;
+  hosts: { name: string; taskQueue: string }[];
+  instances: (AppInstance & { healthTimeoutMs: number })[];
+  frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
+  postgres: { nodes: { name: string; role: 'primary' | 'replica' }[]; maxLagBytes: number } | null;
+  redis: boolean;
+  storage: { bucket: string } | null;
+  thresholds: Inventory['alerts']['thresholds'];
+}
+
+export function topologyView(inventory: Inventory): TopologyView {
+  const lb = inventory.loadBalancer;
+  return {
+    sharedTaskQueue: inventory.temporal.taskQueue,
+    hosts: inventory.hosts.map((h) => ({ name: h.name, taskQueue: hostTaskQueue(h) })),
+    instances: inventory.services.flatMap((service) =>
+      appInstances(inventory, service).map((i) => ({ ...i, healthTimeoutMs: service.health.timeoutMs })),
+    ),
+    frontends: lb
+      ? lb.frontends.map((f) => {
+          const service = findService(inventory, f.service);
+          return {
+            service: f.service,
+            healthUrl: `http://${lb.address}:${f.listen}${service.health.path}`,
+            healthTimeoutMs: service.health.timeoutMs,
+          };
+        })
+      : [],
+    postgres: inventory.postgres
+      ? {
+          nodes: inventory.postgres.nodes.map((n) => ({ name: n.name, role: n.role })),
+          maxLagBytes: inventory.postgres.maxLagBytes,
+        }
+      : null,
+    redis: Boolean(inventory.redis),
+    storage: inventory.storage ? { bucket: inventory.storage.bucket } : null,
+    thresholds: inventory.alerts.thresholds,
+  };
+}

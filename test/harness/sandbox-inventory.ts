@@ -1,0 +1,91 @@
+import type { z } from 'zod';
+import type { InventorySchema } from '../../inventory/schema';
+import type { SandboxLayout } from './layout';
+import { sandboxBucket } from './services/minio';
+import { DemoImages } from './services/images';
+import { nginxPaths } from './services/nginx';
+import { postgresNodes } from './services/postgres';
+import { dockerSocket } from './services/docker-engine';
+
+/** Environment variables holding the sandbox's secrets; the inventory names them, never their values. */
+export const SecretEnv = {
+  postgresPassword: 'TEGO_PG_PASSWORD',
+  redisPassword: 'TEGO_REDIS_PASSWORD',
+  s3AccessKeyId: 'TEGO_S3_ACCESS_KEY_ID',
+  s3SecretAccessKey: 'TEGO_S3_SECRET_ACCESS_KEY',
+} as const;
+
+/** The guide's services, spread over two logical hosts that share this machine's one Docker engine. */
+const sandboxServices = [
+  { name: 'tego-os', port: 26000, healthPath: '/health', usesDatabase: false, placement: { host1: 2, host2: 1 } },
+  { name: 'tego-os-server', port: 29000, healthPath: '/api/health', usesDatabase: true, placement: { host1: 1, host2: 1 } },
+  { name: 'tego-mcp', port: 27000, healthPath: '/health', usesDatabase: true, placement: { host2: 1 } },
+  { name: 'tego-llm', port: 31000, healthPath: '/health', usesDatabase: true, placement: { host1: 1 } },
+] as const;
+
+/** The inventory describing exactly what the sandbox starts: the same file format production uses. */
+export function sandboxInventory(layout: SandboxLayout): z.input<typeof InventorySchema> {
+  const { ports } = layout;
+  const pg = postgresNodes(layout);
+  const nginx = nginxPaths(layout);
+  let nextPort = ports.instanceBase;
+  const hosts = ['host1', 'host2'].map((name) => ({
+    name,
+    address: '127.0.0.1',
+    docker: { socketPath: dockerSocket },
+  }));
+  return {
+    temporal: { address: `127.0.0.1:${ports.temporal}`, namespace: 'default', taskQueue: 'ops' },
+    hosts,
+    services: sandboxServices.map((svc) => ({
+      name: svc.name,
+      image: DemoImages.v1,
+      port: svc.port,
+      // Host networking lets the demo apps reach PostgreSQL on loopback, as apps on a host would reach it.
+      network: 'host' as const,
+      health: { path: svc.healthPath, timeoutMs: 2000 },
+      env: (svc.usesDatabase
+        ? { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: String(pg.primary.port) }
+        : {}) as Record<string, string>,
+      usesDatabase: svc.usesDatabase,
+      placement: Object.entries(svc.placement).map(([host, count]) => ({
+        host,
+        ports: Array.from({ length: count }, () => nextPort++),
+      })),
+    })),
+    postgres: {
+      user: 'postgres',
+      passwordEnv: SecretEnv.postgresPassword,
+      database: 'tego_engine',
+      databases: ['tego_engine'],
+      maxLagBytes: 16 * 1024 * 1024,
+      nodes: [
+        { name: pg.primary.name, host: 'host1', address: '127.0.0.1', port: pg.primary.port, role: 'primary', dataDirectory: pg.primary.dataDirectory },
+        { name: pg.replica.name, host: 'host2', address: '127.0.0.1', port: pg.replica.port, role: 'replica', dataDirectory: pg.replica.dataDirectory },
+      ],
+    },
+    redis: {
+      host: 'host1',
+      address: '127.0.0.1',
+      port: ports.redis,
+      passwordEnv: SecretEnv.redisPassword,
+      dataDirectory: layout.paths.redis,
+    },
+    storage: {
+      endpoint: `http://127.0.0.1:${ports.minio}`,
+      region: 'us-east-1',
+      bucket: sandboxBucket,
+      forcePathStyle: true,
+      accessKeyIdEnv: SecretEnv.s3AccessKeyId,
+      secretAccessKeyEnv: SecretEnv.s3SecretAccessKey,
+    },
+    loadBalancer: {
+      host: 'host1',
+      address: '127.0.0.1',
+      configFile: nginx.siteConfig,
+      testCommand: ['nginx', '-t', '-q', '-p', nginx.prefix, '-c', '{config}'],
+      reloadCommand: ['nginx', '-s', 'reload', '-p', nginx.prefix, '-c', nginx.mainConfig],
+      frontends: sandboxServices.map((svc, i) => ({ service: svc.name, listen: ports.frontendBase + i })),
+    },
+  };
+}

@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import { run } from '../daemon';
+import type { SandboxLayout } from '../layout';
+
+const sourceDir = resolve(__dirname, '../../fixtures/demo-app');
+
+/**
+ * The demo app images, built locally (no registry is reachable): good versions for deploys, and a
+ * `bad` one whose /health fails, the target of rollback tests.
+ */
+export const DemoImages = {
+  v1: 'tego-demo:1.0.0',
+  v2: 'tego-demo:2.0.0',
+  v3: 'tego-demo:3.0.0',
+  bad: 'tego-demo:bad',
+} as const;
+
+const variants = [
+  { tag: DemoImages.v1, version: '1.0.0', health: 'ok' },
+  { tag: DemoImages.v2, version: '2.0.0', health: 'ok' },
+  { tag: DemoImages.v3, version: '3.0.0', health: 'ok' },
+  { tag: DemoImages.bad, version: 'bad', health: 'fail' },
+];
+
+/** Builds each image unless one built from the same source already exists. */
+export async function buildDemoImages(docker: Docker, layout: SandboxLayout): Promise<void> {
+  const hash = await sourceHash();
+  const missing = [];
+  for (const variant of variants) {
+    const existing = await docker
+      .getImage(variant.tag)
+      .inspect()
+      .catch(() => undefined);
+    if (existing?.Config.Labels?.['tego.source-hash'] !== hash) missing.push(variant);
+  }
+  if (missing.length === 0) return;
+
+  const context = join(layout.paths.images, 'demo-app');
+  await mkdir(context, { recursive: true });
+  await run('go', ['build', '-trimpath', '-o', join(context, 'demo-app'), '.'], {
+    cwd: sourceDir,
+    env: { ...process.env, CGO_ENABLED: '0' },
+  });
+  await copyFile(join(sourceDir, 'Dockerfile'), join(context, 'Dockerfile'));
+  for (const variant of missing) {
+    await run('docker', [
+      'build', '--quiet',
+      '--tag', variant.tag,
+      '--label', `tego.source-hash=${hash}`,
+      '--build-arg', `VERSION=${variant.version}`,
+      '--build-arg', `HEALTH=${variant.health}`,
+      context,
+    ]);
+  }
+}
+
+async function sourceHash(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of ['main.go', 'go.mod', 'Dockerfile']) hash.update(await readFile(join(sourceDir, file)));
+  return hash.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,16 @@
+/**
+ * Stable `type`s of the non-retryable failures tego-ops raises. Scripts and tests match on these,
+ * never on message text. Pure module: workflows and activities both import it.
+ */
+export const ErrorType = {
+  /** Workflow input failed validation; nothing was touched. */
+  InvalidInput: 'InvalidInput',
+  /** The inventory does not describe what the request names (unknown host, service, node). */
+  UnknownTarget: 'UnknownTarget',
+  /** A secret the inventory names is missing from the worker's environment. */
+  MissingSecret: 'MissingSecret',
+  /** An activity ran on the wrong host's task queue. */
+  WrongHost: 'WrongHost',
+} as const;
+
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

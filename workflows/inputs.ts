@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * Input schemas of every workflow: the workflows validate with them at the start, and the CLI and
+ * client validate with them before starting one. Types are derived from them, never written twice.
+ */
+
+export const HealthComponent = {
+  apps: 'apps',
+  loadBalancer: 'loadBalancer',
+  postgres: 'postgres',
+  redis: 'redis',
+  storage: 'storage',
+  containers: 'containers',
+} as const;
+
+export const HealthCheckInputSchema = z
+  .object({
+    /** Which component groups to probe. @default all */
+    components: z.array(z.enum(HealthComponent)).min(1).optional(),
+  })
+  .strict();
+
+export type HealthCheckInput = z.input<typeof HealthCheckInputSchema>;
