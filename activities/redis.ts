@@ -13,8 +13,11 @@ export function parseRedisInfo(text: string): Record<string, string> {
   return fields;
 }
 
-/** A connection that fails fast: probes and backups decide about retries, not the client. */
-export function connectRedis(deps: ActivityDeps, timeoutMs = 3000): Redis {
+/**
+ * A connected client that fails fast: probes and backups decide about retries, not the client.
+ * @throws the socket's own error (ECONNREFUSED, ETIMEDOUT, WRONGPASS…), not ioredis's "Connection is closed."
+ */
+export async function connectRedis(deps: ActivityDeps, timeoutMs = 3000): Promise<Redis> {
   const settings = deps.inventory.redis;
   if (!settings) throw new Error('the inventory has no redis section');
   const redis = new Redis({
@@ -29,7 +32,14 @@ export function connectRedis(deps: ActivityDeps, timeoutMs = 3000): Redis {
     retryStrategy: () => null,
   });
   // Errors surface through the command that hit them; the event would otherwise be unhandled.
-  redis.on('error', () => undefined);
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err));
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    throw lastError ?? err;
+  }
   return redis;
 }
 
@@ -38,9 +48,8 @@ export function createRedisActivities(deps: ActivityDeps) {
     /** PING, role, memory against maxmemory, clients and hit rate from one INFO call. */
     async probeRedis(): Promise<ProbeResult> {
       return timedProbe(async () => {
-        const redis = connectRedis(deps);
+        const redis = await connectRedis(deps);
         try {
-          await redis.connect();
           await redis.ping();
           const info = parseRedisInfo(await redis.info());
           const usedMemory = Number(info.used_memory ?? 0);

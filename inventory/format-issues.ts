@@ -5,9 +5,9 @@ import type { z } from 'zod';
  * would type it: `services[2].health.path: expected string`.
  */
 export function formatIssues(error: z.ZodError): string[] {
-  // zod prefixes type errors with "Invalid input: "; the path already says where, so drop it.
+  // zod leads with "Invalid input: " or "Invalid option: "; the path already says where, so drop it.
   return error.issues.map(
-    (issue) => `${formatPath(issue.path)}: ${issue.message.replace(/^Invalid input: /, '')}`,
+    (issue) => `${formatPath(issue.path)}: ${issue.message.replace(/^Invalid (input|option): /, '')}`,
   );
 }
 

@@ -1,5 +1,5 @@
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, log, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import type { HostActivities, SharedActivities } from '../activities';
 import type { PostgresProbeResult } from '../activities/postgres';
 import type { ProbeResult } from '../activities/probe-result';
@@ -61,8 +61,13 @@ export async function healthCheckWorkflow(input: HealthCheckInput = {}): Promise
     for (const host of topology.hosts) checks.push(probeHostContainers(host, topology));
   }
 
-  const results = (await Promise.all(checks)).flat();
-  return summarize(results, workflowInfo().runStartTime);
+  const report = summarize((await Promise.all(checks)).flat(), workflowInfo().runStartTime);
+  log.info('health check finished', {
+    overall: report.overall,
+    ...report.counts,
+    problems: report.components.filter((c) => c.status !== 'up').map((c) => `${c.kind} ${c.target}: ${c.reason}`),
+  });
+  return report;
 }
 
 async function probeHttp(kind: ComponentKind, target: string, url: string, timeoutMs: number) {
