@@ -198,6 +198,14 @@ export const TemporalSchema = z
 export const InventorySchema = z
   .object({
     temporal: TemporalSchema.default(TemporalSchema.parse({})),
+    /**
+     * Prepended to every container name tego-ops gives (`<prefix><service>-<host>-<n>`), so two
+     * environments can share one Docker engine. @default ''
+     */
+    containerNamePrefix: z
+      .string()
+      .regex(/^([a-z0-9][a-z0-9-]*-)?$/, 'expected empty, or lower-case letters, digits and dashes ending in -')
+      .default(''),
     hosts: z.array(HostSchema).min(1),
     services: z.array(ServiceSchema).default([]),
     postgres: PostgresSchema.optional(),

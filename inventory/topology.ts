@@ -40,8 +40,8 @@ export function findService(inventory: Inventory, serviceName: string): Service 
   return service;
 }
 
-export function containerName(service: string, host: string, index: number): string {
-  return `${service}-${host}-${index}`;
+export function containerName(inventory: Inventory, service: string, host: string, index: number): string {
+  return `${inventory.containerNamePrefix}${service}-${host}-${index}`;
 }
 
 export function appInstances(inventory: Inventory, service?: Service): AppInstance[] {
@@ -54,7 +54,7 @@ export function appInstances(inventory: Inventory, service?: Service): AppInstan
         host: host.name,
         index: i + 1,
         hostPort,
-        containerName: containerName(svc.name, host.name, i + 1),
+        containerName: containerName(inventory, svc.name, host.name, i + 1),
         healthUrl: `http://${host.address}:${hostPort}${svc.health.path}`,
       }));
     }),

@@ -11,6 +11,7 @@ const program = new Command().name('sandbox').description('tego-ops sandbox: rea
 const options = (): SandboxOptions => ({
   stateDir: program.opts<{ dir: string }>().dir,
   portBase: Number(program.opts<{ portBase: string }>().portBase),
+  containerNamePrefix: defaultSandbox.containerNamePrefix,
 });
 program
   .option('--dir <path>', 'state directory', defaultSandbox.stateDir)

@@ -24,7 +24,7 @@ const sandboxServices = [
 ] as const;
 
 /** The inventory describing exactly what the sandbox starts: the same file format production uses. */
-export function sandboxInventory(layout: SandboxLayout): z.input<typeof InventorySchema> {
+export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: string): z.input<typeof InventorySchema> {
   const { ports } = layout;
   const pg = postgresNodes(layout);
   const nginx = nginxPaths(layout);
@@ -36,6 +36,7 @@ export function sandboxInventory(layout: SandboxLayout): z.input<typeof Inventor
   }));
   return {
     temporal: { address: `127.0.0.1:${ports.temporal}`, namespace: 'default', taskQueue: 'ops' },
+    containerNamePrefix,
     hosts,
     services: sandboxServices.map((svc) => ({
       name: svc.name,

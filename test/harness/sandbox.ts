@@ -20,6 +20,8 @@ export interface SandboxOptions {
   stateDir: string;
   /** Ports are allocated upward from here (see layout.ts). */
   portBase: number;
+  /** Container name prefix, so sandboxes sharing the Docker engine do not collide. */
+  containerNamePrefix: string;
 }
 
 /** What a started sandbox tells its users (tests, the CLI): saved as sandbox.json in the state dir. */
@@ -28,6 +30,7 @@ export interface SandboxState {
   stateDir: string;
   portBase: number;
   inventoryPath: string;
+  containerNamePrefix: string;
   temporalAddress: string;
   temporalUiUrl: string;
   workerMetricsPort: number;
@@ -38,6 +41,7 @@ export interface SandboxState {
 export const defaultSandbox: SandboxOptions = {
   stateDir: process.env.TEGO_SANDBOX_DIR ?? '/tmp/tego-sandbox',
   portBase: Number(process.env.TEGO_SANDBOX_PORT_BASE ?? 20000),
+  containerNamePrefix: '',
 };
 
 /**
@@ -63,7 +67,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n',
     { mode: 0o600 },
   );
-  const inventoryText = stringify(sandboxInventory(layout));
+  const inventoryText = stringify(sandboxInventory(layout, options.containerNamePrefix));
   await writeFile(layout.paths.inventory, inventoryText);
   const inventory = parseInventory(inventoryText, layout.paths.inventory);
 
@@ -94,6 +98,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     stateDir: layout.stateDir,
     portBase: options.portBase,
     inventoryPath: layout.paths.inventory,
+    containerNamePrefix: options.containerNamePrefix,
     temporalAddress: temporal.address,
     temporalUiUrl: temporal.uiUrl,
     workerMetricsPort: layout.ports.workerMetrics,

@@ -15,6 +15,8 @@ import { startWorkerProcess, type WorkerProcess } from '../harness/worker-proces
 const sandbox = inject('sandbox');
 const bundlePath = inject('workflowBundlePath');
 const layout = sandboxLayout(sandbox.stateDir, sandbox.portBase);
+/** The test sandbox's container names carry a prefix, apart from the interactive sandbox's. */
+const prefix = sandbox.containerNamePrefix;
 let client: Client;
 let worker: WorkerProcess;
 
@@ -57,7 +59,7 @@ describe('healthCheckWorkflow', () => {
     expect(find(report, 'postgres', 'pg2').detail.lagBytes).toBeTypeOf('number');
     expect(find(report, 'redis', 'redis').detail).toMatchObject({ role: 'master' });
     expect(find(report, 'storage', 'tego-backups').status).toBe('up');
-    expect(find(report, 'app', 'tego-os-host1-1').detail).toMatchObject({ httpStatus: 200, version: '1.0.0' });
+    expect(find(report, 'app', `${prefix}tego-os-host1-1`).detail).toMatchObject({ httpStatus: 200, version: '1.0.0' });
     for (const c of report.components) expect(c.latencyMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -79,15 +81,15 @@ describe('healthCheckWorkflow', () => {
   });
 
   it('marks a stopped container down, with its app and its nginx frontend', async () => {
-    execFileSync('docker', ['stop', '--time', '2', 'tego-mcp-host2-1']);
+    execFileSync('docker', ['stop', '--time', '2', `${prefix}tego-mcp-host2-1`]);
     try {
       const report = await runHealthCheck();
-      expect(notUp(report).sort()).toEqual(['app/tego-mcp-host2-1', 'container/tego-mcp-host2-1', 'load-balancer/tego-mcp']);
-      expect(find(report, 'container', 'tego-mcp-host2-1').reason).toMatch(/^container is exited/);
-      expect(find(report, 'app', 'tego-mcp-host2-1').reason).toMatch(/ECONNREFUSED/);
+      expect(notUp(report).sort()).toEqual([`app/${prefix}tego-mcp-host2-1`, `container/${prefix}tego-mcp-host2-1`, 'load-balancer/tego-mcp']);
+      expect(find(report, 'container', `${prefix}tego-mcp-host2-1`).reason).toMatch(/^container is exited/);
+      expect(find(report, 'app', `${prefix}tego-mcp-host2-1`).reason).toMatch(/ECONNREFUSED/);
       expect(find(report, 'load-balancer', 'tego-mcp').reason).toMatch(/^HTTP 502/);
     } finally {
-      execFileSync('docker', ['start', 'tego-mcp-host2-1']);
+      execFileSync('docker', ['start', `${prefix}tego-mcp-host2-1`]);
       await waitUntil(async () => (await runHealthCheck({ components: ['apps'] })).overall === 'healthy', 30_000, 500);
     }
   });
@@ -138,7 +140,7 @@ describe('healthCheckWorkflow when a host has no worker', () => {
         status: 'down',
         reason: 'no worker serves task queue ops@host2: start one on host host2',
       });
-      expect(find(report, 'container', 'tego-mcp-host2-1').status).toBe('down');
+      expect(find(report, 'container', `${prefix}tego-mcp-host2-1`).status).toBe('down');
     } finally {
       await partial.stop();
       worker = await startWorkerProcess(sandbox, { bundlePath });

@@ -1,0 +1,99 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { InvalidInputError, OpsClient } from '../../client/ops-client';
+import { loadInventory } from '../../inventory/load';
+import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+
+const sandbox = inject('sandbox');
+const bundlePath = inject('workflowBundlePath');
+const cli = resolve(__dirname, '../../client/bin/tego-ops.js');
+let worker: WorkerProcess;
+
+/** Runs the CLI as a user would; resolves with its exit code and output instead of throwing. */
+async function tegoOps(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], {
+      env: { ...process.env, TEGO_OPS_CONFIG: sandbox.inventoryPath, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  worker = await startWorkerProcess(sandbox, { bundlePath });
+});
+afterAll(async () => {
+  await worker?.stop();
+});
+
+describe('tego-ops health', () => {
+  it('prints the report as a table and exits 0 when all is healthy', async () => {
+    const { code, stdout } = await tegoOps(['health']);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^COMPONENT\s+TARGET\s+STATUS\s+LATENCY\s+DETAIL$/);
+    expect(lines.find((l) => l.startsWith('postgres ') && l.includes('pg2'))).toMatch(/\bUP\b.*role=replica.*lagBytes=\d+/);
+    expect(lines.at(-1)).toMatch(/^HEALTHY: 24 up, 0 degraded, 0 down/);
+  });
+
+  it('prints JSON for scripts', async () => {
+    const { code, stdout } = await tegoOps(['health', '--json', '--components', 'redis,storage']);
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as { overall: string; components: { kind: string }[] };
+    expect(report.overall).toBe('healthy');
+    expect(report.components.map((c) => c.kind).sort()).toEqual(['redis', 'storage']);
+  });
+
+  it('names the bad field and exits 2, starting nothing', async () => {
+    const { code, stderr, stdout } = await tegoOps(['health', '--components', 'redis,bogus']);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^invalid input:\n {2}- components\[1\]: expected one of "apps"\|"loadBalancer"/);
+  });
+
+  it('lists every problem of a malformed inventory, without a stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tego-cli-'));
+    const broken = (await readFile(sandbox.inventoryPath, 'utf8'))
+      .replace('path: /api/health', 'path: 42')
+      .replace('role: replica', 'role: standby');
+    await writeFile(join(dir, 'ops.yaml'), broken);
+    const { code, stderr } = await tegoOps(['health', '--config', join(dir, 'ops.yaml')]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('is not a valid inventory:');
+    expect(stderr).toContain('  - services[1].health.path: expected string, received number');
+    expect(stderr).toContain('  - postgres.nodes[1].role: expected one of "primary"|"replica"');
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('says which Temporal address it cannot reach', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tego-cli-'));
+    const unreachable = (await readFile(sandbox.inventoryPath, 'utf8')).replace(sandbox.temporalAddress, '127.0.0.1:9');
+    await writeFile(join(dir, 'ops.yaml'), unreachable);
+    const { code, stderr } = await tegoOps(['health', '--config', join(dir, 'ops.yaml')]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/^tego-ops: cannot reach the Temporal server at 127\.0\.0\.1:9/);
+  });
+});
+
+describe('OpsClient', () => {
+  it('runs a health check from code', async () => {
+    const ops = await OpsClient.connect(await loadInventory(sandbox.inventoryPath));
+    try {
+      const report = await ops.checkHealth({ components: ['postgres'] });
+      expect(report.components.map((c) => c.target)).toEqual(['pg1', 'pg2']);
+      await expect(ops.start('health', { components: [] })).rejects.toThrow(InvalidInputError);
+      await expect(ops.start('health', { components: [] })).rejects.toThrow(
+        'components: Too small: expected array to have >=1 items',
+      );
+    } finally {
+      await ops.close();
+    }
+  });
+});

@@ -1,0 +1,33 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { loadInventory } from '../../inventory/load';
+
+/**
+ * Saves the history of a finished workflow as a replay fixture:
+ *   tsx test/harness/record-history.ts <workflowId> <fixture-name>
+ * Replay tests run every fixture through today's workflow code, so a change that would break
+ * running workflows fails in CI instead of in production.
+ */
+async function main(): Promise<void> {
+  const [workflowId, name] = process.argv.slice(2);
+  if (!workflowId || !name) throw new Error('usage: record-history.ts <workflowId> <fixture-name>');
+  const inventory = await loadInventory();
+  const connection = await Connection.connect({ address: inventory.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: inventory.temporal.namespace });
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const file = resolve(__dirname, '../fixtures/histories', `${name}.json`);
+    // The same JSON the Temporal UI and CLI download, so histories from production can be added too.
+    await writeFile(file, historyToJSON(history) + '\n');
+    console.log(`saved ${history.events?.length ?? 0} events to ${file}`);
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error((err as Error).message);
+  process.exit(1);
+});
