@@ -21,7 +21,11 @@ let client: Client;
 let worker: WorkerProcess;
 
 async function runHealthCheck(input: unknown = {}, workflowId = uniqueId('health')): Promise<HealthReport> {
-  return client.workflow.execute('healthCheckWorkflow', { taskQueue: 'ops', workflowId, args: [input] });
+  return client.workflow.execute<(input: unknown) => Promise<HealthReport>>('healthCheckWorkflow', {
+    taskQueue: 'ops',
+    workflowId,
+    args: [input],
+  });
 }
 
 function find(report: HealthReport, kind: string, target: string) {

@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { grpc } from '@temporalio/proto';
 import { spawnDaemon, stopPidFile, waitUntil } from '../daemon';
 import { cachedBinary, type SandboxLayout } from '../layout';
 
@@ -37,7 +38,7 @@ export async function startTemporal(layout: SandboxLayout): Promise<{ address: s
       const connection = await Connection.connect({ address, connectTimeout: 2000 });
       try {
         const health = await connection.healthService.check({});
-        return health.status === 1; // SERVING
+        return health.status === grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING;
       } finally {
         await connection.close();
       }

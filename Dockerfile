@@ -1,0 +1,24 @@
+# The tego-ops worker image. One process serves the shared queue and, with --host, the queues of
+# the hosts whose Docker socket and files are mounted into it.
+FROM node:20-bookworm-slim
+
+# pg_dump/pg_restore/pg_basebackup for PostgreSQL work, zstd for backup compression, nginx for
+# `nginx -t` of rendered configs on the load-balancer host.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 zstd nginx-light ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY activities ./activities
+COPY client ./client
+COPY inventory ./inventory
+COPY workers ./workers
+COPY workflows ./workflows
+COPY tsconfig.json ./
+
+ENV NODE_ENV=production TEGO_OPS_CONFIG=/etc/tego-ops/ops.yaml
+EXPOSE 9464
+ENTRYPOINT ["node", "--import", "tsx", "workers/main.ts"]
+CMD ["--metrics-host", "0.0.0.0"]
