@@ -1,5 +1,14 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ActivityDeps } from './deps';
+
+/**
+ * The one place S3 clients are made. The lockfile pins an AWS SDK release that supports Node 20;
+ * the SDK's notice that later releases need Node 22 would otherwise open every process's output.
+ */
+export function newS3Client(config: S3ClientConfig): S3Client {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  return new S3Client(config);
+}
 
 export function storageSettings(deps: ActivityDeps) {
   const storage = deps.inventory.storage;
@@ -13,7 +22,7 @@ export function storageSettings(deps: ActivityDeps) {
  */
 export function createS3Client(deps: ActivityDeps): S3Client {
   const storage = storageSettings(deps);
-  return new S3Client({
+  return newS3Client({
     endpoint: storage.endpoint,
     region: storage.region,
     forcePathStyle: storage.forcePathStyle,

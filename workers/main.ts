@@ -14,8 +14,6 @@ const program = new Command()
   .addOption(new Option('--workflow-bundle <file>', 'prebuilt workflow bundle').env('TEGO_WORKFLOW_BUNDLE'));
 
 async function main(): Promise<void> {
-  // The lockfile pins an AWS SDK that supports Node 20; its Node 22 notice is noise in every worker log.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const opts = program.parse().opts<{
     config: string;
     host: string[];

@@ -38,7 +38,13 @@ program
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', resolve(__dirname, '../../workers/main.ts'), '--all-hosts', '--metrics-port', String(state.workerMetricsPort)],
-      { stdio: 'inherit', env: { ...process.env, ...state.env, TEGO_OPS_CONFIG: state.inventoryPath } },
+      {
+        stdio: 'inherit',
+        env: { ...process.env, ...state.env, TEGO_OPS_CONFIG: state.inventoryPath },
+        // Its own process group: Ctrl-C reaches only us, and we stop the worker with one SIGTERM
+        // before the infrastructure it is using goes away.
+        detached: true,
+      },
     );
     let stopping = false;
     const stopAll = async (code: number) => {

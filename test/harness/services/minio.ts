@@ -1,6 +1,7 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { newS3Client } from '../../../activities/storage-client';
 import { spawnDaemon, stopPidFile, waitUntil } from '../daemon';
 import { cachedBinary, type SandboxLayout } from '../layout';
 
@@ -38,7 +39,7 @@ export async function startMinio(layout: SandboxLayout, credentials: { accessKey
     250,
     `MinIO at ${endpoint}`,
   );
-  const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
+  const s3 = newS3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: sandboxBucket }));
   } finally {
