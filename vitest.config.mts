@@ -10,8 +10,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     projects: [
-      { test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/**/*.unit.test.ts'] } },
       {
+        extends: true,
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
@@ -19,8 +20,6 @@ export default defineConfig({
           globalSetup: ['test/harness/global-setup.ts'],
           // One sandbox serves every file; files that stop and start its parts must not overlap.
           fileParallelism: false,
-          testTimeout: 180_000,
-          hookTimeout: 300_000,
         },
       },
     ],
