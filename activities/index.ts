@@ -1,8 +1,10 @@
+import { createBackupCatalogActivities } from './backup-catalog';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
 import { createHttpActivities } from './http';
 import { createInventoryActivities } from './inventory';
 import { createPostgresActivities } from './postgres';
+import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
 import { createStorageActivities } from './storage';
 
@@ -14,6 +16,8 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createPostgresActivities(deps),
     ...createRedisActivities(deps),
     ...createStorageActivities(deps),
+    ...createPostgresBackupActivities(deps),
+    ...createBackupCatalogActivities(deps),
   };
 }
 

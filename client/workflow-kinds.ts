@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { HealthCheckInputSchema } from '../workflows/inputs';
+import { HealthCheckInputSchema, PostgresBackupInputSchema } from '../workflows/inputs';
 
 /**
  * Every workflow a person or program may start, by kind: its workflow type, the schema its input is
@@ -10,6 +10,11 @@ export const WorkflowKinds = {
     workflowType: 'healthCheckWorkflow',
     inputSchema: HealthCheckInputSchema,
     description: 'probe every component of the inventory and report each with its latency',
+  },
+  'backup-postgres': {
+    workflowType: 'postgresBackupWorkflow',
+    inputSchema: PostgresBackupInputSchema,
+    description: 'dump each database through compression into the bucket, with a manifest written last',
   },
 } as const satisfies Record<string, { workflowType: string; inputSchema: z.ZodType; description: string }>;
 

@@ -70,7 +70,7 @@ export interface TopologyView {
   hosts: { name: string; taskQueue: string }[];
   instances: (AppInstance & { healthTimeoutMs: number })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
-  postgres: { nodes: { name: string; role: 'primary' | 'replica' }[]; maxLagBytes: number } | null;
+  postgres: { nodes: { name: string; role: 'primary' | 'replica' }[]; maxLagBytes: number; databases: string[] } | null;
   redis: boolean;
   storage: { bucket: string } | null;
   thresholds: Inventory['alerts']['thresholds'];
@@ -98,6 +98,7 @@ export function topologyView(inventory: Inventory): TopologyView {
       ? {
           nodes: inventory.postgres.nodes.map((n) => ({ name: n.name, role: n.role })),
           maxLagBytes: inventory.postgres.maxLagBytes,
+          databases: inventory.postgres.databases ?? [inventory.postgres.database],
         }
       : null,
     redis: Boolean(inventory.redis),

@@ -16,4 +16,19 @@ export const ActivityPresets = {
     startToCloseTimeout: '30 seconds',
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
   },
+  /**
+   * Long streaming transfers (dumps, uploads, downloads). They heartbeat progress, so a dead worker
+   * is noticed within the heartbeat timeout and the transfer restarts cleanly on another.
+   * Retries back off to a minute: a storage outage of minutes is ridden out.
+   */
+  transfer: {
+    startToCloseTimeout: '6 hours',
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+  },
+  /** Small object-store operations (manifests, listings, deletes). */
+  storage: {
+    startToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
+  },
 } as const satisfies Record<string, ActivityOptions>;

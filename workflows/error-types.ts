@@ -9,6 +9,10 @@ export const ErrorType = {
   UnknownTarget: 'UnknownTarget',
   /** A secret the inventory names is missing from the worker's environment. */
   MissingSecret: 'MissingSecret',
+  /** The database named does not exist on the server. */
+  DatabaseNotFound: 'DatabaseNotFound',
+  /** A stored backup object does not match its manifest (size or SHA-256). */
+  ChecksumMismatch: 'ChecksumMismatch',
   /** An activity ran on the wrong host's task queue. */
   WrongHost: 'WrongHost',
 } as const;

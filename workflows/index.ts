@@ -1,1 +1,2 @@
 export { healthCheckWorkflow } from './health-check';
+export { postgresBackupWorkflow } from './postgres-backup';

@@ -22,3 +22,14 @@ export const HealthCheckInputSchema = z
   .strict();
 
 export type HealthCheckInput = z.input<typeof HealthCheckInputSchema>;
+
+const databaseName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'expected a PostgreSQL database name');
+
+export const PostgresBackupInputSchema = z
+  .object({
+    /** Databases to dump. @default the inventory's postgres.databases */
+    databases: z.array(databaseName).min(1).optional(),
+  })
+  .strict();
+
+export type PostgresBackupInput = z.input<typeof PostgresBackupInputSchema>;

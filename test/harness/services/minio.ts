@@ -41,7 +41,10 @@ export async function startMinio(layout: SandboxLayout, credentials: { accessKey
   );
   const s3 = newS3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: sandboxBucket }));
+    await s3.send(new CreateBucketCommand({ Bucket: sandboxBucket })).catch((err: unknown) => {
+      // A restart over the same data directory finds its bucket already there.
+      if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
+    });
   } finally {
     s3.destroy();
   }

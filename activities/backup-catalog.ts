@@ -1,0 +1,149 @@
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  backupKindPrefix,
+  backupObjectKey,
+  manifestFileName,
+  type BackupKind,
+  type BackupManifest,
+} from '../inventory/backup-catalog';
+import { ErrorType } from '../workflows/error-types';
+import type { ActivityDeps } from './deps';
+import { withProgressHeartbeat } from './heartbeat';
+import { createS3Client, storageSettings } from './storage-client';
+import { ByteMeter, discard } from './stream-upload';
+
+/** A backup id whose objects exist without a manifest: a failed or running attempt. */
+export interface IncompleteBackup {
+  kind: BackupKind;
+  id: string;
+  keys: string[];
+  lastModified: string;
+}
+
+export interface BackupListing {
+  complete: BackupManifest[];
+  incomplete: IncompleteBackup[];
+}
+
+export interface VerifyResult {
+  kind: BackupKind;
+  id: string;
+  key: string;
+  ok: boolean;
+  /** Why not, with the numbers: "sha256 3f2a… does not match the manifest's 9bc1…". */
+  problem?: string;
+}
+
+export function createBackupCatalogActivities(deps: ActivityDeps) {
+  const withS3 = async <T>(work: (s3: S3Client, bucket: string) => Promise<T>): Promise<T> => {
+    const s3 = createS3Client(deps);
+    try {
+      return await work(s3, storageSettings(deps).bucket);
+    } finally {
+      s3.destroy();
+    }
+  };
+
+  return {
+    /**
+     * Writes a backup's manifest — the step that makes the backup exist — after checking that the
+     * stored object is there with the size the manifest records. Idempotent: same manifest, same key.
+     */
+    async writeBackupManifest(manifest: BackupManifest): Promise<string> {
+      return withS3(async (s3, bucket) => {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: manifest.object.key }));
+        if (head.ContentLength !== manifest.object.size) {
+          throw ApplicationFailure.nonRetryable(
+            `object ${manifest.object.key} has ${head.ContentLength} bytes, the manifest says ${manifest.object.size}`,
+            ErrorType.ChecksumMismatch,
+          );
+        }
+        const key = backupObjectKey(deps.inventory, manifest.kind, manifest.id, manifestFileName);
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: JSON.stringify(manifest, null, 2),
+            ContentType: 'application/json',
+          }),
+        );
+        return key;
+      });
+    },
+
+    /** Every backup of a kind: complete ones (with their manifests) and leftovers without one. */
+    async listBackups(kind: BackupKind): Promise<BackupListing> {
+      return withS3(async (s3, bucket) => {
+        const prefix = backupKindPrefix(deps.inventory, kind);
+        const byId = new Map<string, { keys: string[]; lastModified: Date; manifestKey?: string }>();
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+          for (const object of page.Contents ?? []) {
+            const [id, file] = object.Key!.slice(prefix.length).split('/', 2);
+            if (!id || !file) continue;
+            const entry = byId.get(id) ?? { keys: [], lastModified: new Date(0) };
+            entry.keys.push(object.Key!);
+            if (object.LastModified && object.LastModified > entry.lastModified) entry.lastModified = object.LastModified;
+            if (file === manifestFileName) entry.manifestKey = object.Key!;
+            byId.set(id, entry);
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+
+        const listing: BackupListing = { complete: [], incomplete: [] };
+        for (const [id, entry] of [...byId].sort(([a], [b]) => a.localeCompare(b))) {
+          if (entry.manifestKey) {
+            listing.complete.push(await readJson<BackupManifest>(s3, bucket, entry.manifestKey));
+          } else {
+            listing.incomplete.push({ kind, id, keys: entry.keys, lastModified: entry.lastModified.toISOString() });
+          }
+        }
+        return listing;
+      });
+    },
+
+    /** Re-reads a stored object and checks its size and SHA-256 against the manifest. */
+    async verifyBackupObject(manifest: BackupManifest): Promise<VerifyResult> {
+      const result = { kind: manifest.kind, id: manifest.id, key: manifest.object.key };
+      return withS3(async (s3, bucket) => {
+        const meter = new ByteMeter(true);
+        const verified = await withProgressHeartbeat(
+          () => ({ bytesRead: meter.bytes, of: manifest.object.size }),
+          async () => {
+            const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.object.key })).catch((err: unknown) => {
+              if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+              throw err;
+            });
+            if (!response) return { ...result, ok: false, problem: `object ${manifest.object.key} is missing` };
+            await pipeline(response.Body as Readable, meter, discard());
+            return undefined;
+          },
+        );
+        if (verified) return verified;
+        const sha256 = meter.digest();
+        if (meter.bytes !== manifest.object.size) {
+          return { ...result, ok: false, problem: `${meter.bytes} bytes stored, the manifest says ${manifest.object.size}` };
+        }
+        if (sha256 !== manifest.object.sha256) {
+          return { ...result, ok: false, problem: `sha256 ${sha256} does not match the manifest's ${manifest.object.sha256}` };
+        }
+        return { ...result, ok: true };
+      });
+    },
+  };
+}
+
+async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {
+  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return JSON.parse(await response.Body!.transformToString()) as T;
+}

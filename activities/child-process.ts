@@ -1,0 +1,36 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+export type Piped = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/**
+ * Spawns a tool whose stdout is consumed as a stream. `exited` resolves on exit 0 and rejects with
+ * the tool's name, exit code and the tail of its stderr otherwise, so the error says what went wrong.
+ */
+export function spawnPiped(command: string, args: string[], env?: NodeJS.ProcessEnv): { child: Piped; exited: Promise<void> } {
+  const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}`)));
+    child.once('close', (code, signal) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || '(no output)'}`));
+    });
+  });
+  // The caller awaits `exited`; this keeps an early failure from being reported as unhandled.
+  exited.catch(() => undefined);
+  return { child, exited };
+}
+
+/** The first line a tool prints for `--version` (or `-V`), for manifests. */
+export async function toolVersion(command: string, flag = '--version'): Promise<string> {
+  const { child, exited } = spawnPiped(command, [flag]);
+  child.stdin.end();
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await exited;
+  return out.split('\n')[0].trim();
+}

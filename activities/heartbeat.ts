@@ -1,0 +1,16 @@
+import { Context } from '@temporalio/activity';
+
+/**
+ * Heartbeats `progress()` every few seconds while `work` runs, so Temporal sees a long activity
+ * alive, the UI shows how far it got, and a cancellation reaches it. The SDK throttles the calls.
+ */
+export async function withProgressHeartbeat<T>(progress: () => unknown, work: () => Promise<T>, everyMs = 5000): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(progress()), everyMs);
+  context.heartbeat(progress());
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,190 @@
+import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
+import type { PostgresNode } from '../inventory/schema';
+import { ErrorType } from '../workflows/error-types';
+import { spawnPiped, toolVersion } from './child-process';
+import { compressionExtension, compressor, type CompressionMethod } from './compression';
+import type { ActivityDeps } from './deps';
+import { withProgressHeartbeat } from './heartbeat';
+import { connectToNode, postgresSettings } from './postgres-connection';
+import { createS3Client, storageSettings } from './storage-client';
+import { abortStaleUploads, ByteMeter, uploadStream } from './stream-upload';
+
+export interface DumpDatabaseInput {
+  database: string;
+  backupId: string;
+}
+
+export interface DumpDatabaseResult {
+  object: StoredObject;
+  rawSize: number;
+  compression: CompressionMethod;
+  source: string;
+  startedAt: string;
+  finishedAt: string;
+  serverVersion: string;
+  /** The exported snapshot the dump and the row counts share. */
+  snapshot: string;
+  /** WAL position when the snapshot was taken: the backup's point in time. */
+  lsn: string;
+  rowCounts: Record<string, number>;
+  tools: Record<string, string>;
+}
+
+/** What the activity heartbeats, and what the UI and `status` show of a running dump. */
+export interface DumpProgress {
+  phase: 'connecting' | 'counting rows' | 'dumping' | 'done';
+  rawBytes: number;
+  storedBytes: number;
+}
+
+export function createPostgresBackupActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Dumps one database (pg_dump custom format, uncompressed) through the configured compressor
+     * straight into a multipart upload: no temporary file, SHA-256 and sizes computed in the stream.
+     * Row counts are taken in the same exported snapshot as the dump, so a restore can be checked
+     * against them exactly. Safe to retry: each attempt first aborts what a dead one left behind.
+     * @throws ApplicationFailure `DatabaseNotFound` (non-retryable) when the database does not exist
+     */
+    async dumpPostgresDatabase({ database, backupId }: DumpDatabaseInput): Promise<DumpDatabaseResult> {
+      const pg = postgresSettings(deps.inventory);
+      const node = pg.nodes.find((n) => n.role === 'primary')!;
+      const { method } = deps.inventory.backup.compression;
+      const { bucket } = storageSettings(deps);
+      const key = backupObjectKey(deps.inventory, 'postgres', backupId, `${database}.dump${compressionExtension[method]}`);
+      const startedAt = new Date().toISOString();
+      const progress: DumpProgress = { phase: 'connecting', rawBytes: 0, storedBytes: 0 };
+      const s3 = createS3Client(deps);
+      let client: Client | undefined;
+      try {
+        return await withProgressHeartbeat(
+          () => progress,
+          async () => {
+            await abortStaleUploads(s3, bucket, key);
+            client = await connectToDatabase(deps, node, database);
+            const snapshot = await exportSnapshot(client);
+            progress.phase = 'counting rows';
+            const rowCounts = await countRows(client);
+            progress.phase = 'dumping';
+            const { object, rawSize } = await streamDump({ deps, node, database, snapshot: snapshot.id, s3, bucket, key, progress });
+            progress.phase = 'done';
+            return {
+              object,
+              rawSize,
+              compression: method,
+              source: `postgres://${node.name}/${database}`,
+              startedAt,
+              finishedAt: new Date().toISOString(),
+              serverVersion: snapshot.serverVersion,
+              snapshot: snapshot.id,
+              lsn: snapshot.lsn,
+              rowCounts,
+              tools: await toolVersions(method),
+            };
+          },
+        );
+      } finally {
+        if (client) await client.end().catch(() => undefined);
+        s3.destroy();
+      }
+    },
+  };
+}
+
+async function connectToDatabase(deps: ActivityDeps, node: PostgresNode, database: string): Promise<Client> {
+  try {
+    return await connectToNode(deps, node, { database, timeoutMs: 10_000 });
+  } catch (err) {
+    if ((err as { code?: string }).code === '3D000') {
+      throw ApplicationFailure.nonRetryable(
+        `database "${database}" does not exist on ${node.name} (${node.address}:${node.port})`,
+        ErrorType.DatabaseNotFound,
+      );
+    }
+    throw err;
+  }
+}
+
+/**
+ * Opens a read-only repeatable-read transaction and exports its snapshot; pg_dump joins it with
+ * --snapshot, so the row counts and the dump see exactly the same data. The transaction stays open
+ * until the connection ends, after the dump.
+ */
+async function exportSnapshot(client: Client): Promise<{ id: string; lsn: string; serverVersion: string }> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  await client.query('SET LOCAL statement_timeout = 0');
+  const { rows } = await client.query<{ id: string; lsn: string; server_version: string }>(
+    `SELECT pg_export_snapshot() AS id, pg_current_wal_lsn()::text AS lsn,
+            current_setting('server_version') AS server_version`,
+  );
+  return { id: rows[0].id, lsn: rows[0].lsn, serverVersion: rows[0].server_version };
+}
+
+/** Exact row count of every user table, keyed `schema.table`. */
+export async function countRows(client: Client): Promise<Record<string, number>> {
+  const { rows: tables } = await client.query<{ name: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg_toast%'
+      ORDER BY 1`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { name } of tables) {
+    const { rows } = await client.query<{ count: string }>(`SELECT count(*) AS count FROM ${name}`);
+    counts[name] = Number(rows[0].count);
+  }
+  return counts;
+}
+
+/** pg_dump → byte meter → compressor → multipart upload, all streaming. */
+async function streamDump(options: {
+  deps: ActivityDeps;
+  node: PostgresNode;
+  database: string;
+  snapshot: string;
+  s3: S3Client;
+  bucket: string;
+  key: string;
+  progress: DumpProgress;
+}): Promise<{ object: StoredObject; rawSize: number }> {
+  const { deps, node, database, s3, bucket, key, progress } = options;
+  const pg = postgresSettings(deps.inventory);
+  const { method, level, threads } = deps.inventory.backup.compression;
+  const dump = spawnPiped(
+    'pg_dump',
+    ['-Fc', '-Z0', '--no-password', '--snapshot', options.snapshot, '-h', node.address, '-p', String(node.port), '-U', pg.user, '-d', database],
+    { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') },
+  );
+  dump.child.stdin.end();
+  const raw = new ByteMeter(false);
+  const compress = compressor(method, level, threads);
+  const signal = Context.current().cancellationSignal;
+  const upload = uploadStream({ s3, bucket, key, source: compress.stage, signal });
+  const meters = setInterval(() => {
+    progress.rawBytes = raw.bytes;
+  }, 1000);
+  try {
+    const [, , , stored] = await Promise.all([pipeline(dump.child.stdout, raw, compress.stage), dump.exited, compress.done, upload]);
+    progress.rawBytes = raw.bytes;
+    progress.storedBytes = stored.size;
+    return { object: { key, size: stored.size, sha256: stored.sha256 }, rawSize: raw.bytes };
+  } catch (err) {
+    dump.child.kill('SIGKILL');
+    // The upload may have completed on a truncated stream before pg_dump's failure showed: remove it.
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+    throw err;
+  } finally {
+    clearInterval(meters);
+  }
+}
+
+async function toolVersions(method: CompressionMethod): Promise<Record<string, string>> {
+  const versions: Record<string, string> = { pg_dump: await toolVersion('pg_dump') };
+  if (method !== 'none') versions[method] = await toolVersion(method, method === 'zstd' ? '-V' : '--version');
+  return versions;
+}
