@@ -34,3 +34,11 @@ export async function toolVersion(command: string, flag = '--version'): Promise<
   await exited;
   return out.split('\n')[0].trim();
 }
+
+/** Versions of the tools that made a backup, for its manifest: `tools` plus the compressor used. */
+export async function toolVersions(tools: string[], compression: 'zstd' | 'gzip' | 'none'): Promise<Record<string, string>> {
+  const versions: Record<string, string> = {};
+  for (const tool of tools) versions[tool] = await toolVersion(tool);
+  if (compression !== 'none') versions[compression] = await toolVersion(compression, compression === 'zstd' ? '-V' : '--version');
+  return versions;
+}

@@ -1,4 +1,5 @@
 import { createBackupCatalogActivities } from './backup-catalog';
+import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
 import { createHttpActivities } from './http';
@@ -6,6 +7,7 @@ import { createInventoryActivities } from './inventory';
 import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
+import { createRedisBackupActivities } from './redis-backup';
 import { createStorageActivities } from './storage';
 
 /** Activities that may run on any worker: they reach their systems over the network. */
@@ -25,6 +27,8 @@ export function createSharedActivities(deps: ActivityDeps) {
 export function createHostActivities(deps: ActivityDeps) {
   return {
     ...createDockerActivities(deps),
+    ...createRedisBackupActivities(deps),
+    ...createConfigBackupActivities(deps),
   };
 }
 

@@ -5,7 +5,7 @@ import type { Client } from 'pg';
 import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
 import type { PostgresNode } from '../inventory/schema';
 import { ErrorType } from '../workflows/error-types';
-import { spawnPiped, toolVersion } from './child-process';
+import { spawnPiped, toolVersions } from './child-process';
 import { compressionExtension, compressor, type CompressionMethod } from './compression';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
@@ -83,7 +83,7 @@ export function createPostgresBackupActivities(deps: ActivityDeps) {
               snapshot: snapshot.id,
               lsn: snapshot.lsn,
               rowCounts,
-              tools: await toolVersions(method),
+              tools: await toolVersions(['pg_dump'], method),
             };
           },
         );
@@ -181,10 +181,4 @@ async function streamDump(options: {
   } finally {
     clearInterval(meters);
   }
-}
-
-async function toolVersions(method: CompressionMethod): Promise<Record<string, string>> {
-  const versions: Record<string, string> = { pg_dump: await toolVersion('pg_dump') };
-  if (method !== 'none') versions[method] = await toolVersion(method, method === 'zstd' ? '-V' : '--version');
-  return versions;
 }

@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import { HealthCheckInputSchema, PostgresBackupInputSchema } from '../workflows/inputs';
+import {
+  BackupAllInputSchema,
+  ConfigBackupInputSchema,
+  HealthCheckInputSchema,
+  PostgresBackupInputSchema,
+  RedisBackupInputSchema,
+} from '../workflows/inputs';
 
 /**
  * Every workflow a person or program may start, by kind: its workflow type, the schema its input is
@@ -15,6 +21,21 @@ export const WorkflowKinds = {
     workflowType: 'postgresBackupWorkflow',
     inputSchema: PostgresBackupInputSchema,
     description: 'dump each database through compression into the bucket, with a manifest written last',
+  },
+  'backup-redis': {
+    workflowType: 'redisBackupWorkflow',
+    inputSchema: RedisBackupInputSchema,
+    description: 'BGSAVE, wait until it has really finished, check and upload the RDB',
+  },
+  'backup-config': {
+    workflowType: 'configBackupWorkflow',
+    inputSchema: ConfigBackupInputSchema,
+    description: "archive and encrypt each host's configured files (compose, .env, nginx)",
+  },
+  'backup-all': {
+    workflowType: 'backupAllWorkflow',
+    inputSchema: BackupAllInputSchema,
+    description: 'every backup kind as child workflows, one report',
   },
 } as const satisfies Record<string, { workflowType: string; inputSchema: z.ZodType; description: string }>;
 

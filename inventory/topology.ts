@@ -71,8 +71,11 @@ export interface TopologyView {
   instances: (AppInstance & { healthTimeoutMs: number })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
   postgres: { nodes: { name: string; role: 'primary' | 'replica' }[]; maxLagBytes: number; databases: string[] } | null;
-  redis: boolean;
+  /** Redis and the queue of the host it runs on (its RDB file is there). */
+  redis: { host: string; taskQueue: string } | null;
   storage: { bucket: string } | null;
+  /** Hosts with config files to back up, and their queues. */
+  configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
 }
 
@@ -101,8 +104,14 @@ export function topologyView(inventory: Inventory): TopologyView {
           databases: inventory.postgres.databases ?? [inventory.postgres.database],
         }
       : null,
-    redis: Boolean(inventory.redis),
+    redis: inventory.redis
+      ? { host: inventory.redis.host, taskQueue: hostTaskQueue(findHost(inventory, inventory.redis.host)) }
+      : null,
     storage: inventory.storage ? { bucket: inventory.storage.bucket } : null,
+    configBackupHosts: inventory.backup.configPaths.map((entry) => ({
+      name: entry.host,
+      taskQueue: hostTaskQueue(findHost(inventory, entry.host)),
+    })),
     thresholds: inventory.alerts.thresholds,
   };
 }

@@ -13,6 +13,12 @@ export const ErrorType = {
   DatabaseNotFound: 'DatabaseNotFound',
   /** A stored backup object does not match its manifest (size or SHA-256). */
   ChecksumMismatch: 'ChecksumMismatch',
+  /** A path the config backup should archive does not exist. */
+  ConfigPathMissing: 'ConfigPathMissing',
+  /** An encryption key is not a 32-byte key. */
+  InvalidKey: 'InvalidKey',
+  /** One or more parts of a composite run (backupAll) failed; the report says which. */
+  PartialFailure: 'PartialFailure',
   /** An activity ran on the wrong host's task queue. */
   WrongHost: 'WrongHost',
 } as const;

@@ -33,3 +33,22 @@ export const PostgresBackupInputSchema = z
   .strict();
 
 export type PostgresBackupInput = z.input<typeof PostgresBackupInputSchema>;
+
+export const RedisBackupInputSchema = z.object({}).strict();
+export type RedisBackupInput = z.input<typeof RedisBackupInputSchema>;
+
+export const ConfigBackupInputSchema = z
+  .object({
+    /** Hosts whose config files to archive. @default every host in backup.configPaths */
+    hosts: z.array(z.string().min(1)).min(1).optional(),
+  })
+  .strict();
+export type ConfigBackupInput = z.input<typeof ConfigBackupInputSchema>;
+
+export const BackupAllInputSchema = z
+  .object({
+    /** Kinds to leave out of this run. */
+    skip: z.array(z.enum(['postgres', 'redis', 'config'])).optional(),
+  })
+  .strict();
+export type BackupAllInput = z.input<typeof BackupAllInputSchema>;

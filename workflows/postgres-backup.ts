@@ -2,7 +2,7 @@ import { defineQuery, proxyActivities, setHandler, workflowInfo } from '@tempora
 import type { SharedActivities } from '../activities';
 import { backupId } from '../inventory/backup-catalog';
 import { ActivityPresets } from './activity-options';
-import { postgresDumpManifest } from './backup-manifest';
+import { postgresDumpManifest, summarizeBackup, type BackupSummary } from './backup-manifest';
 import { PostgresBackupInputSchema, type PostgresBackupInput } from './inputs';
 import { parseInput } from './validate-input';
 
@@ -10,18 +10,7 @@ const transfer = proxyActivities<SharedActivities>(ActivityPresets.transfer);
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
 
-export interface BackupSummary {
-  kind: string;
-  id: string;
-  source: string;
-  key: string;
-  size: number;
-  rawSize: number;
-  sha256: string;
-  seconds: number;
-}
-
-export interface PostgresBackupReport {
+export interface BackupReport {
   backups: BackupSummary[];
 }
 
@@ -32,7 +21,7 @@ export const backupProgressQuery = defineQuery<{ done: string[]; current: string
  * compression into the bucket, checksummed in the stream, row counts from the same snapshot —
  * then the manifest, written last, which is what makes the backup exist.
  */
-export async function postgresBackupWorkflow(input: PostgresBackupInput = {}): Promise<PostgresBackupReport> {
+export async function postgresBackupWorkflow(input: PostgresBackupInput = {}): Promise<BackupReport> {
   const { databases } = parseInput(PostgresBackupInputSchema, input);
   const topology = await probe.describeTopology();
   const targets = databases ?? topology.postgres?.databases ?? [];
@@ -49,16 +38,7 @@ export async function postgresBackupWorkflow(input: PostgresBackupInput = {}): P
     const dump = await transfer.dumpPostgresDatabase({ database, backupId: id });
     const manifest = postgresDumpManifest(id, dump, { workflowId, runId });
     await storage.writeBackupManifest(manifest);
-    backups.push({
-      kind: manifest.kind,
-      id,
-      source: manifest.source,
-      key: manifest.object.key,
-      size: manifest.object.size,
-      rawSize: manifest.rawSize,
-      sha256: manifest.object.sha256,
-      seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
-    });
+    backups.push(summarizeBackup(manifest));
     done.push(database);
     current = null;
   }

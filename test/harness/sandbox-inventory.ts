@@ -13,7 +13,13 @@ export const SecretEnv = {
   redisPassword: 'TEGO_REDIS_PASSWORD',
   s3AccessKeyId: 'TEGO_S3_ACCESS_KEY_ID',
   s3SecretAccessKey: 'TEGO_S3_SECRET_ACCESS_KEY',
+  backupKey: 'TEGO_BACKUP_KEY',
 } as const;
+
+/** Per host, the directory standing in for the guide's /opt/tego-docs/deploy-main (compose file, .env). */
+export function sandboxDeployDir(layout: SandboxLayout, host: string): string {
+  return `${layout.stateDir}/deploy/${host}`;
+}
 
 /** The guide's services, spread over two logical hosts that share this machine's one Docker engine. */
 const sandboxServices = [
@@ -78,6 +84,13 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       forcePathStyle: true,
       accessKeyIdEnv: SecretEnv.s3AccessKeyId,
       secretAccessKeyEnv: SecretEnv.s3SecretAccessKey,
+    },
+    backup: {
+      configPaths: [
+        { host: 'host1', paths: [sandboxDeployDir(layout, 'host1'), nginx.siteConfig] },
+        { host: 'host2', paths: [sandboxDeployDir(layout, 'host2')] },
+      ],
+      encryption: { keyEnv: SecretEnv.backupKey, keyId: 'sandbox-1' },
     },
     loadBalancer: {
       host: 'host1',

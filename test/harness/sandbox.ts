@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import { stringify } from 'yaml';
 import { parseInventory } from '../../inventory/load';
 import type { Inventory } from '../../inventory/schema';
 import { sandboxLayout, type SandboxLayout } from './layout';
-import { SecretEnv, sandboxInventory } from './sandbox-inventory';
+import { SecretEnv, sandboxDeployDir, sandboxInventory } from './sandbox-inventory';
 import { removeApps, startApps } from './services/apps';
 import { dockerSocket, ensureDockerEngine } from './services/docker-engine';
 import { buildDemoImages } from './services/images';
@@ -60,6 +61,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     [SecretEnv.redisPassword]: randomSecret(),
     [SecretEnv.s3AccessKeyId]: `tego${randomBytes(6).toString('hex')}`,
     [SecretEnv.s3SecretAccessKey]: randomSecret(),
+    [SecretEnv.backupKey]: randomBytes(32).toString('base64'),
   };
   Object.assign(process.env, env);
   await writeFile(
@@ -67,6 +69,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n',
     { mode: 0o600 },
   );
+  await writeDeployFiles(layout, env[SecretEnv.postgresPassword]);
   const inventoryText = stringify(sandboxInventory(layout, options.containerNamePrefix));
   await writeFile(layout.paths.inventory, inventoryText);
   const inventory = parseInventory(inventoryText, layout.paths.inventory);
@@ -128,6 +131,23 @@ export async function readSandboxState(stateDir: string): Promise<SandboxState> 
 
 export function sandboxId(options: SandboxOptions): string {
   return `sandbox-${options.portBase}`;
+}
+
+/**
+ * What the guide's config backup archives on each host: a compose file and its .env (which holds a
+ * secret, the reason config backups are encrypted).
+ */
+async function writeDeployFiles(layout: SandboxLayout, databasePassword: string): Promise<void> {
+  for (const host of ['host1', 'host2']) {
+    const dir = sandboxDeployDir(layout, host);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'docker-compose.yml'), `# ${host}: the TeGo-AI services placed here
+services: {}
+`);
+    await writeFile(join(dir, '.env'), `POSTGRES_HOST=127.0.0.1
+POSTGRES_PASSWORD=${databasePassword}
+`, { mode: 0o600 });
+  }
 }
 
 function randomSecret(): string {

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { BackupManifest } from '../../inventory/backup-catalog';
-import type { PostgresBackupReport } from '../../workflows/postgres-backup';
+import type { BackupReport } from '../../workflows/postgres-backup';
 import { waitUntil } from '../harness/daemon';
 import { sandboxLayout } from '../harness/layout';
 import { ensureBulkDatabase } from '../harness/postgres-data';
@@ -28,7 +28,7 @@ let s3: S3Client;
 let worker: WorkerProcess;
 
 function startBackup(databases: string[]) {
-  return client.workflow.start<(input: unknown) => Promise<PostgresBackupReport>>('postgresBackupWorkflow', {
+  return client.workflow.start<(input: unknown) => Promise<BackupReport>>('postgresBackupWorkflow', {
     taskQueue: 'ops',
     workflowId: uniqueId('backup-postgres'),
     args: [{ databases }],
