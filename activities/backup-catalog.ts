@@ -1,5 +1,8 @@
 import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
+  ListMultipartUploadsCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -109,6 +112,47 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
           }
         }
         return listing;
+      });
+    },
+
+    /**
+     * Deletes one backup: its manifest first, so a deletion cut short leaves an incomplete backup
+     * (cleaned up later), never a manifest that promises data which is gone. Idempotent.
+     */
+    async deleteBackup({ kind, id }: { kind: BackupKind; id: string }): Promise<number> {
+      return withS3(async (s3, bucket) => {
+        const prefix = `${backupKindPrefix(deps.inventory, kind)}${id}/`;
+        const manifestKey = `${prefix}${manifestFileName}`;
+        await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: [{ Key: manifestKey }] } }));
+        const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+        const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key! }));
+        if (keys.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys } }));
+        return keys.length + 1;
+      });
+    },
+
+    /** Aborts multipart uploads of a kind started more than `olderThanHours` ago: dead attempts. */
+    async abortAbandonedUploads({ kind, olderThanHours }: { kind: BackupKind; olderThanHours: number }): Promise<string[]> {
+      return withS3(async (s3, bucket) => {
+        const prefix = backupKindPrefix(deps.inventory, kind);
+        const cutoff = Date.now() - olderThanHours * 3600 * 1000;
+        const aborted: string[] = [];
+        // Listed without a prefix and filtered here: MinIO matches a listing prefix only as a whole key.
+        let keyMarker: string | undefined;
+        let uploadIdMarker: string | undefined;
+        do {
+          const page = await s3.send(
+            new ListMultipartUploadsCommand({ Bucket: bucket, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+          );
+          for (const upload of page.Uploads ?? []) {
+            if (!upload.Key?.startsWith(prefix) || !upload.Initiated || upload.Initiated.getTime() >= cutoff) continue;
+            await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }));
+            aborted.push(upload.Key);
+          }
+          keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+          uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+        } while (keyMarker);
+        return aborted;
       });
     },
 

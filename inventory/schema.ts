@@ -159,6 +159,8 @@ export const RetentionRuleSchema = z
   })
   .strict();
 
+export type RetentionRule = z.infer<typeof RetentionRuleSchema>;
+
 export const BackupSchema = z
   .object({
     /** Where backups live inside the bucket (after storage.prefix). @default 'backups/' */

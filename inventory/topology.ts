@@ -77,6 +77,7 @@ export interface TopologyView {
   /** Hosts with config files to back up, and their queues. */
   configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
+  backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'>;
 }
 
 export function topologyView(inventory: Inventory): TopologyView {
@@ -113,5 +114,6 @@ export function topologyView(inventory: Inventory): TopologyView {
       taskQueue: hostTaskQueue(findHost(inventory, entry.host)),
     })),
     thresholds: inventory.alerts.thresholds,
+    backup: { retention: inventory.backup.retention, maxAgeHours: inventory.backup.maxAgeHours },
   };
 }

@@ -52,3 +52,29 @@ export const BackupAllInputSchema = z
   })
   .strict();
 export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
+
+const backupKinds = z.array(z.enum(['postgres', 'redis', 'config'])).min(1);
+
+export const BackupRetentionInputSchema = z
+  .object({
+    /** Kinds to apply retention to. @default all */
+    kinds: backupKinds.optional(),
+    /** List what would be deleted, delete nothing. @default false */
+    dryRun: z.boolean().default(false),
+    /** Override backup.retention.incompleteGraceHours for this run. */
+    incompleteGraceHours: z.number().positive().optional(),
+  })
+  .strict();
+export type BackupRetentionInput = z.input<typeof BackupRetentionInputSchema>;
+
+export const BackupVerifyInputSchema = z
+  .object({
+    kinds: backupKinds.optional(),
+    /** Only the newest complete backup of each kind (quick), or all of them. @default false */
+    latestOnly: z.boolean().default(false),
+  })
+  .strict();
+export type BackupVerifyInput = z.input<typeof BackupVerifyInputSchema>;
+
+export const BackupStatusInputSchema = z.object({}).strict();
+export type BackupStatusInput = z.input<typeof BackupStatusInputSchema>;

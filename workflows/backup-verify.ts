@@ -1,0 +1,42 @@
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import type { SharedActivities } from '../activities';
+import type { VerifyResult } from '../activities/backup-catalog';
+import { ActivityPresets } from './activity-options';
+import { ErrorType } from './error-types';
+import { BackupVerifyInputSchema, type BackupVerifyInput } from './inputs';
+import { parseInput } from './validate-input';
+
+const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
+const transfer = proxyActivities<SharedActivities>(ActivityPresets.transfer);
+
+export interface VerifyReport {
+  checked: number;
+  results: VerifyResult[];
+}
+
+/**
+ * Re-reads stored backups and checks each against its manifest (size and SHA-256). Fails, with the
+ * report as details, if any object is missing or altered, so a scheduled run shows red in the UI.
+ */
+export async function backupVerifyWorkflow(input: BackupVerifyInput = {}): Promise<VerifyReport> {
+  const { kinds, latestOnly } = parseInput(BackupVerifyInputSchema, input);
+  const results: VerifyResult[] = [];
+  for (const kind of kinds ?? (['postgres', 'redis', 'config'] as const)) {
+    const { complete } = await storage.listBackups(kind);
+    const newestFirst = [...complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
+    for (const manifest of latestOnly ? newestFirst.slice(0, 1) : newestFirst) {
+      results.push(await transfer.verifyBackupObject(manifest));
+    }
+  }
+  const report = { checked: results.length, results };
+  const bad = results.filter((r) => !r.ok);
+  if (bad.length > 0) {
+    throw ApplicationFailure.create({
+      message: `${bad.length} of ${results.length} backups do not match their manifests: ${bad.map((r) => `${r.key}: ${r.problem}`).join('; ')}`,
+      type: ErrorType.ChecksumMismatch,
+      nonRetryable: true,
+      details: [report],
+    });
+  }
+  return report;
+}
