@@ -1,8 +1,17 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Argument, Command, InvalidArgumentError } from 'commander';
 import { defaultInventoryPath, InventoryError, loadInventory } from '../inventory/load';
+import type { Inventory } from '../inventory/schema';
+import type { BackupAllReport } from '../workflows/backup-all';
+import type { RetentionReport } from '../workflows/backup-retention';
+import type { BackupFreshness } from '../workflows/backup-status';
+import type { VerifyReport } from '../workflows/backup-verify';
 import { HealthComponent } from '../workflows/inputs';
+import type { BackupReport } from '../workflows/postgres-backup';
+import { formatBackups, formatFreshness, formatRetention, formatVerify } from './format-backups';
 import { formatHealthReport } from './format-health';
+import { formatTable } from './format-table';
 import { InvalidInputError, OpsClient } from './ops-client';
+import { applySchedules, listSchedules } from './schedules';
 
 /** Exit codes scripts can rely on. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -11,16 +20,23 @@ const program = new Command()
   .name('tego-ops')
   .description('Durable ops automation for the TeGo-AI platform, on Temporal')
   .option('-c, --config <file>', 'inventory file (ops.yaml)', defaultInventoryPath())
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // A bad flag or argument is bad input: exit 2 like any other, not commander's 1.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.usage));
 
-async function withClient<T>(work: (ops: OpsClient) => Promise<T>): Promise<T> {
+async function withClient<T>(work: (ops: OpsClient, inventory: Inventory) => Promise<T>): Promise<T> {
   const inventory = await loadInventory(program.opts<{ config: string }>().config);
   const ops = await OpsClient.connect(inventory);
   try {
-    return await work(ops);
+    return await work(ops, inventory);
   } finally {
     await ops.close();
   }
+}
+
+/** Prints JSON for scripts, or the human format. */
+function print<T>(json: boolean, value: T, human: (value: T) => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : human(value));
 }
 
 program
@@ -34,6 +50,75 @@ program
     );
     console.log(opts.json ? JSON.stringify(report, null, 2) : formatHealthReport(report));
     process.exitCode = report.overall === 'healthy' ? ExitCode.ok : ExitCode.failed;
+  });
+
+program
+  .command('backup')
+  .description('take a backup now and wait for it: postgres, redis, config, or all of them')
+  .addArgument(new Argument('<kind>', 'what to back up').choices(['postgres', 'redis', 'config', 'all']))
+  .option('--database <names>', 'postgres: comma-separated databases (default: the inventory\'s)', parseList)
+  .option('--json', 'print the report as JSON', false)
+  .action(async (kind: 'postgres' | 'redis' | 'config' | 'all', opts: { database?: string[]; json: boolean }) => {
+    const report = await withClient((ops) => {
+      if (kind === 'postgres') return ops.run<BackupReport>('backup-postgres', opts.database ? { databases: opts.database } : {});
+      if (kind === 'redis') return ops.run<BackupReport>('backup-redis', {});
+      if (kind === 'config') return ops.run<BackupReport>('backup-config', {});
+      return ops.run<BackupAllReport>('backup-all', {});
+    });
+    print(opts.json, report, (r) => formatBackups(r.backups));
+  });
+
+const backups = program.command('backups').description('inspect and maintain stored backups');
+backups
+  .command('status')
+  .description('the newest complete backup of each kind and its age; exit 1 if any is missing or too old')
+  .option('--json', 'print as JSON', false)
+  .action(async (opts: { json: boolean }) => {
+    const status = await withClient((ops) => ops.run<{ kinds: BackupFreshness[] }>('backup-status', {}));
+    print(opts.json, status, (s) => formatFreshness(s.kinds));
+    process.exitCode = status.kinds.some((k) => k.stale) ? ExitCode.failed : ExitCode.ok;
+  });
+backups
+  .command('verify')
+  .description('re-read stored backups and check them against their manifests')
+  .option('--latest', 'only the newest backup of each kind', false)
+  .option('--json', 'print as JSON', false)
+  .action(async (opts: { latest: boolean; json: boolean }) => {
+    const report = await withClient((ops) => ops.run<VerifyReport>('backup-verify', { latestOnly: opts.latest }));
+    print(opts.json, report, formatVerify);
+  });
+backups
+  .command('retention')
+  .description('delete backups past their retention (never the newest, never below minCount)')
+  .option('--dry-run', 'only list what would be deleted', false)
+  .option('--json', 'print as JSON', false)
+  .action(async (opts: { dryRun: boolean; json: boolean }) => {
+    const report = await withClient((ops) => ops.run<RetentionReport>('backup-retention', { dryRun: opts.dryRun }));
+    print(opts.json, report, formatRetention);
+  });
+
+const schedules = program.command('schedules').description('the schedules tego-ops keeps on the Temporal server');
+schedules
+  .command('apply')
+  .description('create or update every schedule to its definition; safe to run again')
+  .action(async () => {
+    const results = await withClient((ops, inventory) => applySchedules(ops.temporal, inventory));
+    console.log(formatTable(['SCHEDULE', 'ACTION'], results.map((r) => [r.id, r.action])));
+  });
+schedules
+  .command('list')
+  .description('the schedules with their next runs')
+  .option('--json', 'print as JSON', false)
+  .action(async (opts: { json: boolean }) => {
+    const statuses = await withClient((ops, inventory) => listSchedules(ops.temporal, inventory));
+    print(opts.json, statuses, (list) =>
+      list.length === 0
+        ? 'no schedules: run `tego-ops schedules apply`'
+        : formatTable(
+            ['SCHEDULE', 'WORKFLOW', 'STATE', 'NEXT RUN', 'LAST RUN'],
+            list.map((s) => [s.id, s.workflowType, s.paused ? 'paused' : 'active', s.nextRuns[0] ?? '-', s.lastRun ?? '-']),
+          ),
+    );
   });
 
 function parseList(value: string): string[] {

@@ -1,4 +1,5 @@
 import type { HealthReport } from '../workflows/health-report';
+import { formatTable } from './format-table';
 
 /** The health report as a table a person can scan: one component a line, problems spelled out. */
 export function formatHealthReport(report: HealthReport): string {
@@ -9,14 +10,9 @@ export function formatHealthReport(report: HealthReport): string {
     `${c.latencyMs} ms`,
     c.reason ?? summarizeDetail(c.detail),
   ]);
-  const header = ['COMPONENT', 'TARGET', 'STATUS', 'LATENCY', 'DETAIL'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd();
   const { up, degraded, down } = report.counts;
   return [
-    line(header),
-    ...rows.map(line),
+    formatTable(['COMPONENT', 'TARGET', 'STATUS', 'LATENCY', 'DETAIL'], rows),
     '',
     `${report.overall.toUpperCase()}: ${up} up, ${degraded} degraded, ${down} down (checked ${report.checkedAt})`,
   ].join('\n');

@@ -61,10 +61,15 @@ export class OpsClient {
     });
   }
 
+  /** Starts a workflow and waits for its result. */
+  async run<R = unknown, K extends WorkflowKind = WorkflowKind>(kind: K, input: WorkflowInput<K>): Promise<R> {
+    const handle = await this.start(kind, input);
+    return (await handle.result()) as R;
+  }
+
   /** Runs a health check and waits for its report. */
   async checkHealth(input: WorkflowInput<'health'> = {}): Promise<HealthReport> {
-    const handle = await this.start('health', input);
-    return (await handle.result()) as HealthReport;
+    return this.run<HealthReport>('health', input);
   }
 
   handle(workflowId: string): WorkflowHandle {

@@ -1,6 +1,9 @@
 import type { z } from 'zod';
 import {
   BackupAllInputSchema,
+  BackupRetentionInputSchema,
+  BackupStatusInputSchema,
+  BackupVerifyInputSchema,
   ConfigBackupInputSchema,
   HealthCheckInputSchema,
   PostgresBackupInputSchema,
@@ -36,6 +39,21 @@ export const WorkflowKinds = {
     workflowType: 'backupAllWorkflow',
     inputSchema: BackupAllInputSchema,
     description: 'every backup kind as child workflows, one report',
+  },
+  'backup-retention': {
+    workflowType: 'backupRetentionWorkflow',
+    inputSchema: BackupRetentionInputSchema,
+    description: 'delete backups past their retention, keeping the newest and the minCount floor',
+  },
+  'backup-verify': {
+    workflowType: 'backupVerifyWorkflow',
+    inputSchema: BackupVerifyInputSchema,
+    description: 're-read stored backups and check them against their manifests',
+  },
+  'backup-status': {
+    workflowType: 'backupStatusWorkflow',
+    inputSchema: BackupStatusInputSchema,
+    description: 'the newest complete backup of each kind and its age',
   },
 } as const satisfies Record<string, { workflowType: string; inputSchema: z.ZodType; description: string }>;
 

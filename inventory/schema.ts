@@ -273,6 +273,15 @@ export const InventorySchema = z
     storage: StorageSchema.optional(),
     loadBalancer: LoadBalancerSchema.optional(),
     backup: BackupSchema.default(BackupSchema.parse({})),
+    schedules: z
+      .object({
+        /** IANA time zone the schedules' clock times are in (the guide's "02:00"). @default 'UTC' */
+        timeZone: z.string().default('UTC'),
+        /** Daily full backup time, HH:MM. @default '02:00' (the guide's 每日凌晨2点) */
+        dailyBackupAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM').default('02:00'),
+      })
+      .strict()
+      .default({ timeZone: 'UTC', dailyBackupAt: '02:00' }),
     alerts: AlertsSchema.default(AlertsSchema.parse({})),
   })
   .strict()

@@ -1,30 +1,16 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { InvalidInputError, OpsClient } from '../../client/ops-client';
 import { loadInventory } from '../../inventory/load';
+import { tegoOps as runCli } from '../harness/cli';
 import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
 
 const sandbox = inject('sandbox');
 const bundlePath = inject('workflowBundlePath');
-const cli = resolve(__dirname, '../../client/bin/tego-ops.js');
 let worker: WorkerProcess;
-
-/** Runs the CLI as a user would; resolves with its exit code and output instead of throwing. */
-async function tegoOps(args: string[], env: NodeJS.ProcessEnv = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [cli, ...args], {
-      env: { ...process.env, TEGO_OPS_CONFIG: sandbox.inventoryPath, ...env },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const tegoOps = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(sandbox, args, env);
 
 beforeAll(async () => {
   worker = await startWorkerProcess(sandbox, { bundlePath });
@@ -95,5 +81,24 @@ describe('OpsClient', () => {
     } finally {
       await ops.close();
     }
+  });
+});
+
+describe('tego-ops backup / backups', () => {
+  it('takes a backup, then shows it as the freshest of its kind', async () => {
+    const backup = await tegoOps(['backup', 'postgres', '--database', 'tego_engine']);
+    expect(backup.code).toBe(0);
+    expect(backup.stdout).toMatch(/^KIND\s+ID\s+SOURCE\s+STORED\s+RAW\s+SECONDS\npostgres\s+tego_engine-\d{8}T\d{6}Z-[0-9a-f]{6}\s+postgres:\/\/pg1\/tego_engine\s+[\d.]+ KiB/);
+    const id = /tego_engine-\d{8}T\d{6}Z-[0-9a-f]{6}/.exec(backup.stdout)![0];
+
+    const status = await tegoOps(['backups', 'status', '--json']);
+    const kinds = JSON.parse(status.stdout) as { kinds: { kind: string; latest: { id: string } | null; stale: boolean }[] };
+    expect(kinds.kinds.find((k) => k.kind === 'postgres')).toMatchObject({ latest: { id }, stale: false });
+  });
+
+  it('rejects an unknown kind before contacting anything', async () => {
+    const { code, stderr } = await tegoOps(['backup', 'mongodb']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^error: command-argument value 'mongodb' is invalid for argument 'kind'\. Allowed choices are postgres, redis, config, all\./);
   });
 });

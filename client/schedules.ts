@@ -1,0 +1,136 @@
+import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import type { Inventory } from '../inventory/schema';
+
+/** One schedule tego-ops keeps on the server, described declaratively. */
+export interface ScheduleDefinition {
+  id: string;
+  description: string;
+  workflowType: string;
+  input: unknown;
+  /** Clock time HH:MM in the inventory's time zone, daily. */
+  at: string;
+  /** Pause the schedule when a run fails, for jobs whose next run would repeat the damage. */
+  pauseOnFailure: boolean;
+}
+
+/**
+ * The guide's 备份策略 as schedules: full backup (PostgreSQL, Redis, config) daily at 02:00, then
+ * retention and a verification of the newest backups.
+ */
+export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] {
+  const [hour, minute] = inventory.schedules.dailyBackupAt.split(':').map(Number);
+  const later = (minutes: number) => {
+    const total = (hour * 60 + minute + minutes) % (24 * 60);
+    return `${String(Math.floor(total / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
+  };
+  return [
+    {
+      id: 'tego-backup-daily',
+      description: 'daily full backup: PostgreSQL, Redis, config files',
+      workflowType: 'backupAllWorkflow',
+      input: {},
+      at: inventory.schedules.dailyBackupAt,
+      // A failed night must not stop the next night's backup.
+      pauseOnFailure: false,
+    },
+    {
+      id: 'tego-backup-retention-daily',
+      description: 'delete backups past their retention, keeping the floor',
+      workflowType: 'backupRetentionWorkflow',
+      input: {},
+      at: later(90),
+      // Deleting is the one job whose failure should stop it until a person has looked.
+      pauseOnFailure: true,
+    },
+    {
+      id: 'tego-backup-verify-daily',
+      description: 're-read the newest backups and check them against their manifests',
+      workflowType: 'backupVerifyWorkflow',
+      input: { latestOnly: true },
+      at: later(120),
+      pauseOnFailure: false,
+    },
+  ];
+}
+
+function toScheduleOptions(definition: ScheduleDefinition, inventory: Inventory): ScheduleOptions {
+  const [hour, minute] = definition.at.split(':').map(Number);
+  return {
+    scheduleId: definition.id,
+    spec: { calendars: [{ hour, minute, comment: definition.description }], timezone: inventory.schedules.timeZone },
+    action: {
+      type: 'startWorkflow',
+      workflowType: definition.workflowType,
+      args: [definition.input],
+      taskQueue: inventory.temporal.taskQueue,
+      workflowId: definition.id,
+    },
+    policies: {
+      overlap: ScheduleOverlapPolicy.SKIP,
+      catchupWindow: '1 hour',
+      pauseOnFailure: definition.pauseOnFailure,
+    },
+    memo: { description: definition.description },
+  };
+}
+
+/**
+ * Creates each schedule, or updates it to the definition if it exists: running it twice changes
+ * nothing and never duplicates. A pause set by hand is kept.
+ * @returns what was done to each schedule
+ */
+export async function applySchedules(client: Client, inventory: Inventory): Promise<{ id: string; action: 'created' | 'updated' }[]> {
+  const results: { id: string; action: 'created' | 'updated' }[] = [];
+  for (const definition of scheduleDefinitions(inventory)) {
+    const options = toScheduleOptions(definition, inventory);
+    const handle = client.schedule.getHandle(definition.id);
+    try {
+      await handle.describe();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      await client.schedule.create(options);
+      results.push({ id: definition.id, action: 'created' });
+      continue;
+    }
+    await handle.update((previous) => ({
+      ...previous,
+      spec: options.spec,
+      action: options.action,
+      policies: { ...previous.policies, ...options.policies },
+    }));
+    results.push({ id: definition.id, action: 'updated' });
+  }
+  return results;
+}
+
+export interface ScheduleStatus {
+  id: string;
+  workflowType: string;
+  paused: boolean;
+  nextRuns: string[];
+  lastRun: string | null;
+}
+
+/** The schedules tego-ops defines, as the server has them, with their next run times. */
+export async function listSchedules(client: Client, inventory: Inventory): Promise<ScheduleStatus[]> {
+  const statuses: ScheduleStatus[] = [];
+  for (const definition of scheduleDefinitions(inventory)) {
+    const description = await client.schedule
+      .getHandle(definition.id)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof ScheduleNotFoundError) return undefined;
+        throw err;
+      });
+    if (!description) continue;
+    const recent = description.info.recentActions.at(-1);
+    statuses.push({
+      id: definition.id,
+      workflowType: definition.workflowType,
+      paused: description.state.paused,
+      nextRuns: description.info.nextActionTimes.slice(0, 3).map((d) => d.toISOString()),
+      lastRun: recent ? recent.takenAt.toISOString() : null,
+    });
+  }
+  return statuses;
+}

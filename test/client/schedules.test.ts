@@ -1,0 +1,81 @@
+import type { Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BackupAllReport } from '../../workflows/backup-all';
+import { tegoOps } from '../harness/cli';
+import { waitUntil } from '../harness/daemon';
+import { sandboxClient } from '../harness/temporal-client';
+import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+
+const sandbox = inject('sandbox');
+const bundlePath = inject('workflowBundlePath');
+const scheduleIds = ['tego-backup-daily', 'tego-backup-retention-daily', 'tego-backup-verify-daily'];
+let client: Client;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  client = await sandboxClient(sandbox);
+  worker = await startWorkerProcess(sandbox, { bundlePath });
+});
+
+afterAll(async () => {
+  for (const id of scheduleIds) await client.schedule.getHandle(id).delete().catch(() => undefined);
+  await worker?.stop();
+  await client?.connection.close();
+});
+
+async function serverScheduleIds(): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const schedule of client.schedule.list()) ids.push(schedule.scheduleId);
+  return ids.sort();
+}
+
+describe('tego-ops schedules', () => {
+  it('applies the backup schedules idempotently: created once, updated after, never duplicated', async () => {
+    const first = await tegoOps(sandbox, ['schedules', 'apply']);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/tego-backup-daily\s+created/);
+    const second = await tegoOps(sandbox, ['schedules', 'apply']);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toMatch(/tego-backup-daily\s+updated/);
+    await waitUntil(async () => (await serverScheduleIds()).length === 3, 30_000, 500, 'the schedule list to show them');
+    expect(await serverScheduleIds()).toEqual([...scheduleIds].sort());
+
+    const daily = await client.schedule.getHandle('tego-backup-daily').describe();
+    expect(daily.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: false });
+    expect(daily.spec.timezone).toBe('UTC');
+    expect(daily.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 2, end: 2, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
+    const retention = await client.schedule.getHandle('tego-backup-retention-daily').describe();
+    expect(retention.policies.pauseOnFailure).toBe(true);
+  });
+
+  it('lists next runs', async () => {
+    const { code, stdout } = await tegoOps(sandbox, ['schedules', 'list', '--json']);
+    expect(code).toBe(0);
+    const list = JSON.parse(stdout) as { id: string; nextRuns: string[]; paused: boolean }[];
+    expect(list.map((s) => s.id)).toEqual(scheduleIds);
+    for (const schedule of list) {
+      expect(schedule.paused).toBe(false);
+      expect(Date.parse(schedule.nextRuns[0])).toBeGreaterThan(Date.now());
+    }
+  });
+
+  it('runs a backup when the daily schedule is triggered by hand', async () => {
+    const handle = client.schedule.getHandle('tego-backup-daily');
+    await handle.trigger();
+    let started: { workflowId: string; firstExecutionRunId: string } | undefined;
+    await waitUntil(
+      async () => {
+        const action = (await handle.describe()).info.recentActions.at(-1)?.action;
+        started = action ? { workflowId: action.workflow.workflowId, firstExecutionRunId: action.workflow.firstExecutionRunId } : undefined;
+        return started !== undefined;
+      },
+      30_000,
+      250,
+      'the schedule to start a run',
+    );
+    const report = (await client.workflow.getHandle(started!.workflowId, started!.firstExecutionRunId).result()) as BackupAllReport;
+    expect(started!.workflowId).toMatch(/^tego-backup-daily-/);
+    expect(report.failed).toEqual([]);
+    expect(report.backups.map((b) => b.kind).sort()).toEqual(['config', 'config', 'postgres', 'redis']);
+  });
+});
