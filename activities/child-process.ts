@@ -7,11 +7,15 @@ export type Piped = ChildProcessByStdio<Writable, Readable, Readable>;
  * Spawns a tool whose stdout is consumed as a stream. `exited` resolves on exit 0 and rejects with
  * the tool's name, exit code and the tail of its stderr otherwise, so the error says what went wrong.
  */
-export function spawnPiped(command: string, args: string[], env?: NodeJS.ProcessEnv): { child: Piped; exited: Promise<void> } {
+export function spawnPiped(
+  command: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): { child: Piped; exited: Promise<void>; stderr: () => string } {
   const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
+    stderr = (stderr + chunk.toString()).slice(-16_000);
   });
   const exited = new Promise<void>((resolve, reject) => {
     child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}`)));
@@ -22,7 +26,7 @@ export function spawnPiped(command: string, args: string[], env?: NodeJS.Process
   });
   // The caller awaits `exited`; this keeps an early failure from being reported as unhandled.
   exited.catch(() => undefined);
-  return { child, exited };
+  return { child, exited, stderr: () => stderr };
 }
 
 /** The first line a tool prints for `--version` (or `-V`), for manifests. */
@@ -41,4 +45,12 @@ export async function toolVersions(tools: string[], compression: 'zstd' | 'gzip'
   for (const tool of tools) versions[tool] = await toolVersion(tool);
   if (compression !== 'none') versions[compression] = await toolVersion(compression, compression === 'zstd' ? '-V' : '--version');
   return versions;
+}
+
+/** Runs a tool to completion with nothing on stdin. @throws its name, exit code and stderr on failure */
+export async function runTool(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<void> {
+  const { child, exited } = spawnPiped(command, args, env);
+  child.stdin.end();
+  child.stdout.resume();
+  await exited;
 }

@@ -8,7 +8,7 @@ import { assertLocalHost, type ActivityDeps } from './deps';
 import { EncryptStream, parseKey } from './encryption';
 import { withProgressHeartbeat } from './heartbeat';
 import { createS3Client, storageSettings } from './storage-client';
-import { abortStaleUploads, ByteMeter, uploadStream } from './stream-upload';
+import { abortStaleUploads, ByteMeter, startUpload } from './stream-upload';
 
 export interface ConfigBackupResult {
   object: StoredObject;
@@ -61,7 +61,7 @@ export function createConfigBackupActivities(deps: ActivityDeps) {
             const [, , stored] = await Promise.all([
               pipeline(tar.child.stdout, raw, encrypt),
               tar.exited,
-              uploadStream({ s3, bucket, key: objectKey, source: encrypt, signal: Context.current().cancellationSignal }),
+              startUpload({ s3, bucket, key: objectKey, source: encrypt, signal: Context.current().cancellationSignal }).done,
             ]);
             return {
               object: { key: objectKey, size: stored.size, sha256: stored.sha256 },

@@ -1,4 +1,5 @@
 import { createBackupCatalogActivities } from './backup-catalog';
+import { createBaseBackupActivities } from './base-backup';
 import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
@@ -9,6 +10,7 @@ import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
 import { createRedisBackupActivities } from './redis-backup';
 import { createStorageActivities } from './storage';
+import { createWalArchiveActivities } from './wal-archive';
 
 /** Activities that may run on any worker: they reach their systems over the network. */
 export function createSharedActivities(deps: ActivityDeps) {
@@ -20,6 +22,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createStorageActivities(deps),
     ...createPostgresBackupActivities(deps),
     ...createBackupCatalogActivities(deps),
+    ...createBaseBackupActivities(deps),
   };
 }
 
@@ -29,6 +32,7 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createDockerActivities(deps),
     ...createRedisBackupActivities(deps),
     ...createConfigBackupActivities(deps),
+    ...createWalArchiveActivities(deps),
   };
 }
 

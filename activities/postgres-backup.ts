@@ -1,17 +1,16 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
 import type { PostgresNode } from '../inventory/schema';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped, toolVersions } from './child-process';
-import { compressionExtension, compressor, type CompressionMethod } from './compression';
+import { compress, compressionExtension, type CompressionMethod } from './compression';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { connectToNode, postgresSettings } from './postgres-connection';
 import { createS3Client, storageSettings } from './storage-client';
-import { abortStaleUploads, ByteMeter, uploadStream } from './stream-upload';
+import { abortStaleUploads, startUpload } from './stream-upload';
 
 export interface DumpDatabaseInput {
   database: string;
@@ -154,25 +153,23 @@ async function streamDump(options: {
 }): Promise<{ object: StoredObject; rawSize: number }> {
   const { deps, node, database, s3, bucket, key, progress } = options;
   const pg = postgresSettings(deps.inventory);
-  const { method, level, threads } = deps.inventory.backup.compression;
   const dump = spawnPiped(
     'pg_dump',
     ['-Fc', '-Z0', '--no-password', '--snapshot', options.snapshot, '-h', node.address, '-p', String(node.port), '-U', pg.user, '-d', database],
     { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') },
   );
   dump.child.stdin.end();
-  const raw = new ByteMeter(false);
-  const compress = compressor(method, level, threads);
+  const compressed = compress({ stdoutOf: dump.child.stdout }, deps.inventory.backup.compression);
   const signal = Context.current().cancellationSignal;
-  const upload = uploadStream({ s3, bucket, key, source: compress.stage, signal });
+  const upload = startUpload({ s3, bucket, key, source: compressed.output, signal });
   const meters = setInterval(() => {
-    progress.rawBytes = raw.bytes;
+    progress.storedBytes = upload.meter.bytes;
   }, 1000);
   try {
-    const [, , , stored] = await Promise.all([pipeline(dump.child.stdout, raw, compress.stage), dump.exited, compress.done, upload]);
-    progress.rawBytes = raw.bytes;
+    const [, , stored] = await Promise.all([dump.exited, compressed.done, upload.done]);
+    progress.rawBytes = compressed.rawBytes();
     progress.storedBytes = stored.size;
-    return { object: { key, size: stored.size, sha256: stored.sha256 }, rawSize: raw.bytes };
+    return { object: { key, size: stored.size, sha256: stored.sha256 }, rawSize: compressed.rawBytes() };
   } catch (err) {
     dump.child.kill('SIGKILL');
     // The upload may have completed on a truncated stream before pg_dump's failure showed: remove it.

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,12 +8,12 @@ import { Context } from '@temporalio/activity';
 import type Redis from 'ioredis';
 import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
-import { compressionExtension, compressor, type CompressionMethod } from './compression';
+import { compress, compressionExtension, type CompressionMethod } from './compression';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { connectRedis, parseRedisInfo } from './redis';
 import { createS3Client, storageSettings } from './storage-client';
-import { abortStaleUploads, uploadStream } from './stream-upload';
+import { abortStaleUploads, startUpload } from './stream-upload';
 
 export interface RedisBackupResult {
   object: StoredObject;
@@ -66,18 +66,15 @@ export function createRedisBackupActivities(deps: ActivityDeps) {
             await copyRdb(deps, redis, rdb);
             const keys = await checkRdb(rdb);
             progress.phase = 'uploading';
-            const { method, level, threads } = deps.inventory.backup.compression;
+            const { method } = deps.inventory.backup.compression;
             const { bucket } = storageSettings(deps);
             const key = backupObjectKey(deps.inventory, 'redis', backupId, `dump.rdb${compressionExtension[method]}`);
             const s3 = createS3Client(deps);
             try {
               await abortStaleUploads(s3, bucket, key);
-              const compress = compressor(method, level, threads);
-              const [, , stored] = await Promise.all([
-                pipeline(createReadStream(rdb), compress.stage),
-                compress.done,
-                uploadStream({ s3, bucket, key, source: compress.stage, signal: Context.current().cancellationSignal }),
-              ]);
+              const compressed = compress({ file: rdb }, deps.inventory.backup.compression);
+              const upload = startUpload({ s3, bucket, key, source: compressed.output, signal: Context.current().cancellationSignal });
+              const [, stored] = await Promise.all([compressed.done, upload.done]);
               progress.storedBytes = stored.size;
               return {
                 object: { key, size: stored.size, sha256: stored.sha256 },

@@ -34,17 +34,18 @@ export function discard(): Writable {
 }
 
 /**
- * Streams `source` into one S3 object with a multipart upload, hashing and counting it on the way:
- * no temporary file, memory bounded by two parts in flight. Any failure — of the source, of the
- * network, a cancellation — aborts the multipart upload, so no half-object is left behind.
+ * Starts streaming `source` into one S3 object with a multipart upload, hashing and counting it on
+ * the way: no temporary file, memory bounded by the parts in flight. Any failure — of the source,
+ * of the network, a cancellation — aborts the multipart upload, so no half-object is left behind.
+ * `meter` shows progress while `done` is pending.
  */
-export async function uploadStream(options: {
+export function startUpload(options: {
   s3: S3Client;
   bucket: string;
   key: string;
   source: Readable;
   signal?: AbortSignal;
-}): Promise<StoredObject & { meter: ByteMeter }> {
+}): { meter: ByteMeter; done: Promise<StoredObject> } {
   const meter = new ByteMeter(true);
   const upload = new Upload({
     client: options.s3,
@@ -55,17 +56,21 @@ export async function uploadStream(options: {
   });
   const onAbort = () => void upload.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await Promise.all([pipeline(options.source, meter), upload.done()]);
-  } catch (err) {
-    options.source.destroy();
-    meter.destroy();
-    await upload.abort().catch(() => undefined);
-    throw err;
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
-  }
-  return { key: options.key, size: meter.bytes, sha256: meter.digest(), meter };
+  const done = (async () => {
+    try {
+      await Promise.all([pipeline(options.source, meter), upload.done()]);
+    } catch (err) {
+      options.source.destroy();
+      meter.destroy();
+      await upload.abort().catch(() => undefined);
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+    return { key: options.key, size: meter.bytes, sha256: meter.digest() };
+  })();
+  done.catch(() => undefined); // awaited by the caller; an early failure is not "unhandled"
+  return { meter, done };
 }
 
 /**

@@ -17,6 +17,18 @@ export type BackupKind = (typeof BackupKind)[keyof typeof BackupKind];
 
 export const manifestFileName = 'manifest.json';
 
+/** Archived WAL segments: `<storage.prefix><backup.prefix>wal/<segment name>.zst`, flat, sorted by position. */
+export function walKeyPrefix(inventory: Inventory): string {
+  return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}wal/`;
+}
+
+/** The name of the 16 MiB WAL segment holding `lsn` ("0/3000148") on `timeline`. */
+export function walSegmentName(timeline: number, lsn: string): string {
+  const [high, low] = lsn.split('/').map((part) => parseInt(part, 16));
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return `${hex(timeline)}${hex(high)}${hex(Math.floor(low / 0x1000000))}`;
+}
+
 export function backupKindPrefix(inventory: Inventory, kind: BackupKind): string {
   return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}${kind}/`;
 }

@@ -193,6 +193,20 @@ export const BackupSchema = z
         config: { days: 90, minCount: 3 },
         incompleteGraceHours: 24,
       }),
+    /**
+     * Continuous WAL archiving for point-in-time recovery: pg_receivewal on the primary's host
+     * streams through a replication slot into a staging directory there; completed segments are
+     * uploaded and then removed. The slot keeps the primary from recycling WAL not yet received.
+     */
+    walArchive: z
+      .object({
+        enabled: z.boolean().default(false),
+        slot: z.string().regex(/^[a-z0-9_]+$/, 'expected a replication slot name (a-z, 0-9, _)').default('tego_wal_archive'),
+        /** Durable directory on the primary's host; segments wait here until uploaded. */
+        stagingDirectory: absolutePath.default('/var/lib/tego-ops/wal'),
+      })
+      .strict()
+      .default({ enabled: false, slot: 'tego_wal_archive', stagingDirectory: '/var/lib/tego-ops/wal' }),
     /** A backup older than this is flagged by the freshness report. */
     maxAgeHours: z.number().positive().default(26),
     /** Files archived by the config backup, per host (compose files, .env, nginx config). */

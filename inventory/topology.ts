@@ -70,7 +70,14 @@ export interface TopologyView {
   hosts: { name: string; taskQueue: string }[];
   instances: (AppInstance & { healthTimeoutMs: number })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
-  postgres: { nodes: { name: string; role: 'primary' | 'replica' }[]; maxLagBytes: number; databases: string[] } | null;
+  postgres: {
+    nodes: { name: string; role: 'primary' | 'replica' }[];
+    maxLagBytes: number;
+    databases: string[];
+    /** Queue of the primary's host, where the WAL archiver runs. */
+    primaryTaskQueue: string;
+    walArchiveEnabled: boolean;
+  } | null;
   /** Redis and the queue of the host it runs on (its RDB file is there). */
   redis: { host: string; taskQueue: string } | null;
   storage: { bucket: string } | null;
@@ -103,6 +110,10 @@ export function topologyView(inventory: Inventory): TopologyView {
           nodes: inventory.postgres.nodes.map((n) => ({ name: n.name, role: n.role })),
           maxLagBytes: inventory.postgres.maxLagBytes,
           databases: inventory.postgres.databases ?? [inventory.postgres.database],
+          primaryTaskQueue: hostTaskQueue(
+            findHost(inventory, inventory.postgres.nodes.find((n) => n.role === 'primary')!.host),
+          ),
+          walArchiveEnabled: inventory.backup.walArchive.enabled,
         }
       : null,
     redis: inventory.redis

@@ -1,3 +1,4 @@
+import type { BaseBackupResult } from '../activities/base-backup';
 import type { ConfigBackupResult } from '../activities/config-backup';
 import type { DumpDatabaseResult } from '../activities/postgres-backup';
 import type { RedisBackupResult } from '../activities/redis-backup';
@@ -65,6 +66,31 @@ export function configManifest(id: string, backup: ConfigBackupResult, createdBy
     encryption: { algorithm: 'aes-256-gcm', keyId: backup.keyId },
     tools: backup.tools,
     details: { format: 'tar', paths: backup.paths, files: backup.files },
+    createdBy,
+  };
+}
+
+export function baseBackupManifest(id: string, backup: BaseBackupResult, createdBy: CreatedBy): BackupManifest {
+  return {
+    formatVersion: 1,
+    kind: 'basebackup',
+    id,
+    source: backup.source,
+    startedAt: backup.startedAt,
+    finishedAt: backup.finishedAt,
+    object: backup.object,
+    rawSize: backup.rawSize,
+    compression: backup.compression,
+    encryption: null,
+    tools: backup.tools,
+    details: {
+      format: 'pg_basebackup tar',
+      timeline: backup.timeline,
+      startLsn: backup.startLsn,
+      endLsn: backup.endLsn,
+      startSegment: backup.startSegment,
+      endSegment: backup.endSegment,
+    },
     createdBy,
   };
 }

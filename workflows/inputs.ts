@@ -53,7 +53,7 @@ export const BackupAllInputSchema = z
   .strict();
 export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
 
-const backupKinds = z.array(z.enum(['postgres', 'redis', 'config'])).min(1);
+const backupKinds = z.array(z.enum(['postgres', 'basebackup', 'redis', 'config'])).min(1);
 
 export const BackupRetentionInputSchema = z
   .object({
@@ -78,3 +78,14 @@ export type BackupVerifyInput = z.input<typeof BackupVerifyInputSchema>;
 
 export const BackupStatusInputSchema = z.object({}).strict();
 export type BackupStatusInput = z.input<typeof BackupStatusInputSchema>;
+
+export const BaseBackupInputSchema = z.object({}).strict();
+export type BaseBackupInput = z.input<typeof BaseBackupInputSchema>;
+
+export const WalArchiveInputSchema = z
+  .object({
+    /** How long each archiving activity runs before the workflow continues as new. @default 3600 */
+    periodSeconds: z.number().int().min(10).max(86_400).default(3600),
+  })
+  .strict();
+export type WalArchiveInput = z.input<typeof WalArchiveInputSchema>;

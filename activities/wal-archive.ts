@@ -1,0 +1,82 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Context } from '@temporalio/activity';
+import { walKeyPrefix } from '../inventory/backup-catalog';
+import { runTool, spawnPiped } from './child-process';
+import { compress, compressionExtension } from './compression';
+import { assertLocalHost, type ActivityDeps } from './deps';
+import { postgresSettings } from './postgres-connection';
+import { createS3Client, storageSettings } from './storage-client';
+import { startUpload } from './stream-upload';
+
+export interface WalArchiveProgress {
+  uploaded: number;
+  lastSegment: string | null;
+}
+
+/** Completed segments (24 hex digits) and timeline history files; `.partial` ones are still being written. */
+const archivable = /^([0-9A-F]{24}|[0-9A-F]{8}\.history)$/;
+
+export function createWalArchiveActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Runs pg_receivewal through the replication slot for `maxSeconds`, uploading each completed
+     * segment (compressed) and only then removing it from the staging
+     * directory. Segments left by a previous run are uploaded first: nothing received is lost.
+     * Runs on the primary's host, whose staging directory is durable.
+     */
+    async archiveWal({ maxSeconds }: { maxSeconds: number }): Promise<WalArchiveProgress> {
+      const pg = postgresSettings(deps.inventory);
+      const node = pg.nodes.find((n) => n.role === 'primary')!;
+      assertLocalHost(deps, node.host);
+      const { slot, stagingDirectory } = deps.inventory.backup.walArchive;
+      await mkdir(stagingDirectory, { recursive: true });
+      const env = { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') };
+      const connection = ['-h', node.address, '-p', String(node.port), '-U', pg.user, '--no-password'];
+      await runTool('pg_receivewal', [...connection, '--slot', slot, '--create-slot', '--if-not-exists'], env);
+
+      const context = Context.current();
+      const progress: WalArchiveProgress = { uploaded: 0, lastSegment: null };
+      const s3 = createS3Client(deps);
+      // --no-loop: a lost connection ends the run, and Temporal's retry policy decides when to retry.
+      const receiver = spawnPiped('pg_receivewal', [...connection, '--slot', slot, '-D', stagingDirectory, '--no-loop'], env);
+      receiver.child.stdin.end();
+      let receiverDone = false;
+      const receiverExit = receiver.exited.finally(() => (receiverDone = true));
+      const deadline = Date.now() + maxSeconds * 1000;
+      try {
+        while (!receiverDone && Date.now() < deadline && !context.cancellationSignal.aborted) {
+          await uploadCompleted(deps, s3, stagingDirectory, progress);
+          context.heartbeat(progress);
+          await Promise.race([receiverExit.catch(() => undefined), context.sleep(1000)]);
+        }
+        if (receiverDone) await receiverExit; // throws the receiver's error, for Temporal to retry
+        return progress;
+      } finally {
+        if (!receiverDone) receiver.child.kill('SIGINT');
+        await receiverExit.catch(() => undefined);
+        await uploadCompleted(deps, s3, stagingDirectory, progress).catch(() => undefined);
+        s3.destroy();
+      }
+    },
+  };
+}
+
+async function uploadCompleted(deps: ActivityDeps, s3: S3Client, staging: string, progress: WalArchiveProgress): Promise<void> {
+  const { bucket } = storageSettings(deps);
+  const { method } = deps.inventory.backup.compression;
+  const files = (await readdir(staging)).filter((f) => archivable.test(f)).sort();
+  for (const file of files) {
+    const key = `${walKeyPrefix(deps.inventory)}${file}${compressionExtension[method]}`;
+    // Already uploaded by a run that died before removing it: idempotent, upload once.
+    const exists = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false);
+    if (!exists) {
+      const compressed = compress({ file: join(staging, file) }, deps.inventory.backup.compression);
+      await Promise.all([compressed.done, startUpload({ s3, bucket, key, source: compressed.output }).done]);
+    }
+    await rm(join(staging, file));
+    progress.uploaded += 1;
+    progress.lastSegment = file;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Full PostgreSQL backup, side by side on the same database in one run (issue: backups):
+ *   (a) the guide's method: `pg_dump | gzip > file`, then upload the file;
+ *   (b) tego-ops: postgresBackupWorkflow end to end, through Temporal, manifest included;
+ *   (c) the ceiling: `pg_dump -Fc -Z0 > /dev/null`.
+ * Run: npx tsx bench/backup-postgres.ts [--rows 7000000] [--small-rows 1500000]
+ * Prints times, ratios, sizes and the worker's peak RSS at two database sizes.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Command } from 'commander';
+import { ensureBulkDatabase, primaryClient } from '../test/harness/postgres-data';
+import { startSandbox, stopSandbox, type SandboxState } from '../test/harness/sandbox';
+import { SecretEnv } from '../test/harness/sandbox-inventory';
+import { sandboxBucket } from '../test/harness/services/minio';
+import { sandboxS3 } from '../test/harness/storage';
+import { sandboxClient, uniqueId } from '../test/harness/temporal-client';
+import { startWorkerProcess } from '../test/harness/worker-process';
+import type { BackupReport } from '../workflows/postgres-backup';
+import { peakRssMiB, ratio, timed } from './measure';
+
+const options = new Command()
+  .option('--rows <n>', 'rows in the large database (~190 B each on disk)', '7000000')
+  .option('--small-rows <n>', 'rows in the small database, to show memory stays flat', '1500000')
+  .option('--keep', 'leave the sandbox running afterwards', false)
+  .parse()
+  .opts<{ rows: string; smallRows: string; keep: boolean }>();
+
+const bench = { stateDir: '/tmp/tego-bench', portBase: 40000, containerNamePrefix: 'bench-' };
+
+async function databaseSize(sandbox: SandboxState, name: string): Promise<number> {
+  const db = primaryClient(sandbox, name);
+  await db.connect();
+  const { rows } = await db.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+  await db.end();
+  return Number(rows[0].size);
+}
+
+function pgArgs(sandbox: SandboxState, database: string): string[] {
+  return ['-h', '127.0.0.1', '-p', String(sandbox.portBase + 10), '-U', 'postgres', '-d', database];
+}
+
+function sh(command: string, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', command], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}`))));
+  });
+}
+
+async function main(): Promise<void> {
+  console.log('[bench] starting a sandbox on ports 40000+ ...');
+  const { state: sandbox } = await startSandbox(bench);
+  const env = { ...process.env, PGPASSWORD: sandbox.env[SecretEnv.postgresPassword] };
+  const s3 = sandboxS3(sandbox);
+  const client = await sandboxClient(sandbox);
+  // Prebundled, as the Docker image does it: the worker's memory is then the backup's, not webpack's.
+  const bundlePath = join(sandbox.stateDir, 'workflow-bundle.js');
+  execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '../workers/bundle.ts'), bundlePath]);
+  const worker = await startWorkerProcess(sandbox, { args: ['--all-hosts'], bundlePath });
+  const results = [];
+  try {
+    for (const [database, rows] of [['bench_small', Number(options.smallRows)], ['bench_large', Number(options.rows)]] as const) {
+      console.log(`[bench] generating ${database} (${rows} rows) ...`);
+      await ensureBulkDatabase(sandbox, database, rows);
+      const size = await databaseSize(sandbox, database);
+      const file = join(sandbox.stateDir, `${database}.sql.gz`);
+
+      const guide = await timed(async () => {
+        await sh(`pg_dump ${pgArgs(sandbox, database).join(' ')} | gzip > ${file}`, env);
+        await new Upload({
+          client: s3,
+          params: { Bucket: sandboxBucket, Key: `guide/${database}.sql.gz`, Body: createReadStream(file) },
+        }).done();
+      });
+      const guideBytes = (await stat(file)).size;
+      await rm(file);
+
+      const ours = await timed(() =>
+        client.workflow.execute<(input: unknown) => Promise<BackupReport>>('postgresBackupWorkflow', {
+          taskQueue: 'ops',
+          workflowId: uniqueId('bench-backup'),
+          args: [{ databases: [database] }],
+        }),
+      );
+      const ceiling = await timed(() => sh(`pg_dump -Fc -Z0 ${pgArgs(sandbox, database).join(' ')} > /dev/null`, env));
+      results.push({
+        database,
+        sizeGiB: size / 2 ** 30,
+        guide: guide.seconds,
+        guideMiB: guideBytes / 2 ** 20,
+        ours: ours.seconds,
+        oursMiB: ours.result.backups[0].size / 2 ** 20,
+        ceiling: ceiling.seconds,
+        workerPeakRssMiB: await peakRssMiB(worker.child.pid!),
+      });
+    }
+  } finally {
+    await worker.stop();
+    await client.connection.close();
+    s3.destroy();
+    if (!options.keep) await stopSandbox(bench);
+  }
+
+  console.log(`\nFull backup of the same database, one run (${execFileSync('nproc').toString().trim()} cores):\n`);
+  for (const r of results) {
+    console.log(`${r.database}: ${r.sizeGiB.toFixed(2)} GiB on disk`);
+    console.log(`  (a) guide  pg_dump | gzip > file; upload   ${r.guide.toFixed(1)} s   ${r.guideMiB.toFixed(0)} MiB`);
+    console.log(`  (b) tego-ops postgresBackupWorkflow          ${r.ours.toFixed(1)} s   ${r.oursMiB.toFixed(0)} MiB`);
+    console.log(`  (c) ceiling pg_dump -Fc -Z0 > /dev/null      ${r.ceiling.toFixed(1)} s`);
+    console.log(`  speed-up (b) vs (a): ${ratio(r.guide, r.ours)}   (b) vs ceiling (c): ${(r.ceiling / r.ours).toFixed(2)} of the dump's speed`);
+    console.log(`  size (b)/(a): ${(r.oursMiB / r.guideMiB).toFixed(2)}   worker peak RSS so far: ${r.workerPeakRssMiB} MiB`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
