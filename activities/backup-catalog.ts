@@ -15,6 +15,7 @@ import {
   backupKindPrefix,
   backupObjectKey,
   manifestFileName,
+  walKeyPrefix,
   type BackupKind,
   type BackupManifest,
 } from '../inventory/backup-catalog';
@@ -153,6 +154,31 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
           uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
         } while (keyMarker);
         return aborted;
+      });
+    },
+
+    /**
+     * Deletes archived WAL segments before `segment`: ones no retained base backup can use.
+     * Timeline history files are tiny and always kept.
+     * @returns the segments deleted (or that would be, with dryRun)
+     */
+    async pruneWalBefore({ segment, dryRun }: { segment: string; dryRun: boolean }): Promise<string[]> {
+      return withS3(async (s3, bucket) => {
+        const prefix = walKeyPrefix(deps.inventory);
+        const doomed: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+          for (const object of page.Contents ?? []) {
+            const name = object.Key!.slice(prefix.length, prefix.length + 24);
+            if (/^[0-9A-F]{24}$/.test(name) && name < segment) doomed.push(object.Key!);
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        for (let i = 0; !dryRun && i < doomed.length; i += 1000) {
+          await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: doomed.slice(i, i + 1000).map((Key) => ({ Key })) } }));
+        }
+        return doomed.map((key) => key.slice(prefix.length));
       });
     },
 

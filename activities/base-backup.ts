@@ -1,4 +1,7 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
+import { extract } from 'tar-stream';
 import { backupObjectKey, walSegmentName, type StoredObject } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
 import { compress, compressionExtension, type CompressionMethod } from './compression';
@@ -43,24 +46,26 @@ export function createBaseBackupActivities(deps: ActivityDeps) {
       const s3 = createS3Client(deps);
       try {
         return await withProgressHeartbeat(
-          () => ({ phase: rawBytes ? 'done' : 'copying' }),
+          () => ({ phase: rawBytes ? 'done' : 'streaming' }),
           async () => {
             await abortStaleUploads(s3, bucket, key);
             const base = spawnPiped(
               'pg_basebackup',
-              ['-h', node.address, '-p', String(node.port), '-U', pg.user, '--no-password', '-D', '-', '-Ft', '-X', 'none', '-c', 'fast', '-v'],
+              ['-h', node.address, '-p', String(node.port), '-U', pg.user, '--no-password', '-D', '-', '-Ft', '-X', 'none', '-c', 'fast'],
               { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') },
             );
             base.child.stdin.end();
-            const compressed = compress({ stdoutOf: base.child.stdout }, deps.inventory.backup.compression);
+            // The tar ends with backup_manifest, whose WAL-Ranges say which WAL a restore needs:
+            // one branch of the stream is compressed and uploaded, the other read for that entry.
+            const toStore = new PassThrough();
+            const toInspect = new PassThrough();
+            base.child.stdout.pipe(toStore);
+            base.child.stdout.pipe(toInspect);
+            const compressed = compress({ stream: toStore }, deps.inventory.backup.compression);
             const upload = startUpload({ s3, bucket, key, source: compressed.output, signal: Context.current().cancellationSignal });
-            const [, , stored] = await Promise.all([base.exited, compressed.done, upload.done]);
+            const [, , stored, walRange] = await Promise.all([base.exited, compressed.done, upload.done, readWalRange(toInspect)]);
             rawBytes = compressed.rawBytes();
-            const log = base.stderr();
-            const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/.exec(log);
-            const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/.exec(log);
-            if (!start || !end) throw new Error(`pg_basebackup did not report its WAL start and end points: ${log.slice(-500)}`);
-            const timeline = Number(start[2]);
+            const { timeline, startLsn, endLsn } = walRange;
             await switchWal(deps);
             return {
               object: { key, size: stored.size, sha256: stored.sha256 },
@@ -70,10 +75,10 @@ export function createBaseBackupActivities(deps: ActivityDeps) {
               startedAt,
               finishedAt: new Date().toISOString(),
               timeline,
-              startLsn: start[1],
-              endLsn: end[1],
-              startSegment: walSegmentName(timeline, start[1]),
-              endSegment: walSegmentName(timeline, end[1]),
+              startLsn,
+              endLsn,
+              startSegment: walSegmentName(timeline, startLsn),
+              endSegment: walSegmentName(timeline, endLsn),
               tools: await toolVersions(['pg_basebackup'], method),
             };
           },
@@ -83,6 +88,22 @@ export function createBaseBackupActivities(deps: ActivityDeps) {
       }
     },
   };
+}
+
+/** Reads the WAL range from the backup_manifest entry of a pg_basebackup tar stream. */
+async function readWalRange(tar: Readable): Promise<{ timeline: number; startLsn: string; endLsn: string }> {
+  const entries = extract();
+  let manifest = '';
+  entries.on('entry', (header, stream, next) => {
+    if (header.name === 'backup_manifest') stream.on('data', (chunk: unknown) => (manifest += String(chunk)));
+    else stream.resume();
+    stream.on('end', next);
+  });
+  await pipeline(tar, entries);
+  const ranges = (JSON.parse(manifest || '{}') as { 'WAL-Ranges'?: { Timeline: number; 'Start-LSN': string; 'End-LSN': string }[] })['WAL-Ranges'];
+  if (!ranges?.length) throw new Error('the base backup carries no backup_manifest with WAL-Ranges');
+  const last = ranges[ranges.length - 1];
+  return { timeline: last.Timeline, startLsn: ranges[0]['Start-LSN'], endLsn: last['End-LSN'] };
 }
 
 /** Closes the current WAL segment, so the archiver receives the one holding the backup's end point. */

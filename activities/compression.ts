@@ -23,21 +23,22 @@ export interface Compression {
  * exact input size itself (-vv); the others are fed through a byte meter.
  */
 export function compress(
-  input: { stdoutOf: Readable & { fd?: number } } | { file: string },
+  input: { stdoutOf: Readable } | { file: string } | { stream: Readable },
   settings: { method: CompressionMethod; level: number; threads: number },
 ): Compression {
   const { method, level, threads } = settings;
   if (method === 'zstd') {
     const source = 'file' in input ? input.file : '-';
     const child = spawn('zstd', [`-${level}`, `-T${threads}`, '-c', '-vv', '--no-progress', source], {
-      stdio: ['file' in input ? 'ignore' : input.stdoutOf, 'pipe', 'pipe'],
+      stdio: ['stdoutOf' in input ? input.stdoutOf : 'file' in input ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     // The child has its own copy of the producer's pipe; ours must not read from it.
-    if (!('file' in input)) input.stdoutOf.destroy();
+    if ('stdoutOf' in input) input.stdoutOf.destroy();
+    const feeding = 'stream' in input ? pipeline(input.stream, child.stdin!) : Promise.resolve();
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
     let raw = 0;
-    const done = new Promise<void>((resolve, reject) => {
+    const exited = new Promise<void>((resolve, reject) => {
       child.once('error', (err) => reject(new Error(`cannot run zstd: ${err.message}`)));
       child.once('close', (code) => {
         const match = /\(\s*(\d+) B =>/.exec(stderr);
@@ -47,11 +48,12 @@ export function compress(
         } else reject(new Error(`zstd exited with ${code}: ${stderr.trim()}`));
       });
     });
+    const done = Promise.all([feeding, exited]).then(() => undefined);
     done.catch(() => undefined);
-    return { output: child.stdout, done, rawBytes: () => raw };
+    return { output: child.stdout!, done, rawBytes: () => raw };
   }
   const meter = new ByteMeter(false);
-  const source: Readable = 'file' in input ? createReadStream(input.file) : input.stdoutOf;
+  const source: Readable = 'file' in input ? createReadStream(input.file) : 'stream' in input ? input.stream : input.stdoutOf;
   if (method === 'none') {
     const output = new PassThrough();
     return { output, done: pipeline(source, meter, output), rawBytes: () => meter.bytes };

@@ -4,6 +4,7 @@ import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
 import { createHttpActivities } from './http';
+import { createOffsiteCopyActivities } from './offsite-copy';
 import { createInventoryActivities } from './inventory';
 import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
@@ -23,6 +24,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createPostgresBackupActivities(deps),
     ...createBackupCatalogActivities(deps),
     ...createBaseBackupActivities(deps),
+    ...createOffsiteCopyActivities(deps),
   };
 }
 

@@ -16,20 +16,27 @@ export function storageSettings(deps: ActivityDeps) {
   return storage;
 }
 
+export function offsiteSettings(deps: ActivityDeps) {
+  const offsite = deps.inventory.backup.offsite;
+  if (!offsite) throw new Error('the inventory has no backup.offsite section');
+  return offsite;
+}
+
 /**
- * An S3 client for the inventory's bucket. The SDK's own retries are off (`maxAttempts: 1`):
- * retries belong to Temporal, which records them and backs off durably.
+ * An S3 client for the inventory's bucket, or its off-site copy. The SDK's own retries are off
+ * (`maxAttempts: 1`): retries belong to Temporal, which records them and backs off durably.
  */
-export function createS3Client(deps: ActivityDeps): S3Client {
-  const storage = storageSettings(deps);
+export function createS3Client(deps: ActivityDeps, target: 'primary' | 'offsite' = 'primary'): S3Client {
+  const storage = target === 'primary' ? storageSettings(deps) : offsiteSettings(deps);
+  const field = target === 'primary' ? 'storage' : 'backup.offsite';
   return newS3Client({
     endpoint: storage.endpoint,
     region: storage.region,
     forcePathStyle: storage.forcePathStyle,
     maxAttempts: 1,
     credentials: {
-      accessKeyId: deps.secret(storage.accessKeyIdEnv, 'storage.accessKeyIdEnv'),
-      secretAccessKey: deps.secret(storage.secretAccessKeyEnv, 'storage.secretAccessKeyEnv'),
+      accessKeyId: deps.secret(storage.accessKeyIdEnv, `${field}.accessKeyIdEnv`),
+      secretAccessKey: deps.secret(storage.secretAccessKeyEnv, `${field}.secretAccessKeyEnv`),
     },
   });
 }

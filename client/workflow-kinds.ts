@@ -4,10 +4,13 @@ import {
   BackupRetentionInputSchema,
   BackupStatusInputSchema,
   BackupVerifyInputSchema,
+  BaseBackupInputSchema,
+  OffsiteCopyInputSchema,
   ConfigBackupInputSchema,
   HealthCheckInputSchema,
   PostgresBackupInputSchema,
   RedisBackupInputSchema,
+  WalArchiveInputSchema,
 } from '../workflows/inputs';
 
 /**
@@ -34,6 +37,21 @@ export const WorkflowKinds = {
     workflowType: 'configBackupWorkflow',
     inputSchema: ConfigBackupInputSchema,
     description: "archive and encrypt each host's configured files (compose, .env, nginx)",
+  },
+  'backup-base': {
+    workflowType: 'baseBackupWorkflow',
+    inputSchema: BaseBackupInputSchema,
+    description: 'a physical base backup, the starting point of point-in-time recovery',
+  },
+  'wal-archive': {
+    workflowType: 'walArchiveWorkflow',
+    inputSchema: WalArchiveInputSchema,
+    description: 'keep WAL streaming into the bucket (runs until cancelled)',
+  },
+  'backup-offsite': {
+    workflowType: 'offsiteCopyWorkflow',
+    inputSchema: OffsiteCopyInputSchema,
+    description: 'copy complete backups not yet off-site to the second bucket',
   },
   'backup-all': {
     workflowType: 'backupAllWorkflow',

@@ -14,6 +14,7 @@ export const BackupKind = {
   config: 'config',
 } as const;
 export type BackupKind = (typeof BackupKind)[keyof typeof BackupKind];
+export const allBackupKinds = Object.values(BackupKind);
 
 export const manifestFileName = 'manifest.json';
 

@@ -207,6 +207,8 @@ export const BackupSchema = z
       })
       .strict()
       .default({ enabled: false, slot: 'tego_wal_archive', stagingDirectory: '/var/lib/tego-ops/wal' }),
+    /** A second bucket, elsewhere, that completed backups are copied to (the guide's 异地备份). */
+    offsite: StorageSchema.optional(),
     /** A backup older than this is flagged by the freshness report. */
     maxAgeHours: z.number().positive().default(26),
     /** Files archived by the config backup, per host (compose files, .env, nginx config). */

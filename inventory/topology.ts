@@ -84,7 +84,7 @@ export interface TopologyView {
   /** Hosts with config files to back up, and their queues. */
   configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
-  backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'>;
+  backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'> & { offsite: boolean };
 }
 
 export function topologyView(inventory: Inventory): TopologyView {
@@ -125,6 +125,10 @@ export function topologyView(inventory: Inventory): TopologyView {
       taskQueue: hostTaskQueue(findHost(inventory, entry.host)),
     })),
     thresholds: inventory.alerts.thresholds,
-    backup: { retention: inventory.backup.retention, maxAgeHours: inventory.backup.maxAgeHours },
+    backup: {
+      retention: inventory.backup.retention,
+      maxAgeHours: inventory.backup.maxAgeHours,
+      offsite: Boolean(inventory.backup.offsite),
+    },
   };
 }

@@ -4,6 +4,7 @@ import { ActivityPresets } from './activity-options';
 import { BackupRetentionInputSchema, type BackupRetentionInput } from './inputs';
 import { planIncompleteCleanup, planRetention, type RetentionDecision } from './retention-policy';
 import { parseInput } from './validate-input';
+import { allBackupKinds } from '../inventory/backup-catalog';
 
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
@@ -17,6 +18,8 @@ export interface RetentionReport {
     abortedUploads: string[];
   }[];
   deleted: number;
+  /** WAL segments older than the oldest retained base backup, deleted (or to be, with dryRun). */
+  walPruned: string[];
 }
 
 /**
@@ -29,9 +32,9 @@ export async function backupRetentionWorkflow(input: BackupRetentionInput = {}):
   const { backup } = await probe.describeTopology();
   const now = workflowInfo().runStartTime;
   const graceHours = incompleteGraceHours ?? backup.retention.incompleteGraceHours;
-  const report: RetentionReport = { dryRun, kinds: [], deleted: 0 };
+  const report: RetentionReport = { dryRun, kinds: [], deleted: 0, walPruned: [] };
 
-  for (const kind of kinds ?? (['postgres', 'redis', 'config'] as const)) {
+  for (const kind of kinds ?? allBackupKinds) {
     const listing = await storage.listBackups(kind);
     const complete = planRetention(listing.complete, backup.retention[kind], now);
     const incomplete = planIncompleteCleanup(listing.incomplete, graceHours, now);
@@ -44,6 +47,12 @@ export async function backupRetentionWorkflow(input: BackupRetentionInput = {}):
       abortedUploads = await storage.abortAbandonedUploads({ kind, olderThanHours: graceHours });
     }
     report.kinds.push({ kind, complete, incomplete, abortedUploads });
+    if (kind === 'basebackup') {
+      // WAL is kept from the oldest retained base backup on: every moment since it stays restorable.
+      const kept = listing.complete.filter((m) => complete.some((d) => d.id === m.id && d.action === 'keep'));
+      const starts = kept.map((m) => (m.details as { startSegment?: string }).startSegment).filter((s): s is string => Boolean(s));
+      if (starts.length > 0) report.walPruned = await storage.pruneWalBefore({ segment: starts.sort()[0], dryRun });
+    }
   }
   return report;
 }

@@ -3,6 +3,7 @@ import type { SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { BackupStatusInputSchema, type BackupStatusInput } from './inputs';
 import { parseInput } from './validate-input';
+import { allBackupKinds } from '../inventory/backup-catalog';
 
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
@@ -27,7 +28,7 @@ export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promi
   const { backup } = await probe.describeTopology();
   const now = workflowInfo().runStartTime;
   const kinds: BackupFreshness[] = [];
-  for (const kind of ['postgres', 'redis', 'config'] as const) {
+  for (const kind of allBackupKinds) {
     const listing = await storage.listBackups(kind);
     const newest = [...listing.complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt))[0];
     const ageHours = newest ? Math.round(((now.getTime() - Date.parse(newest.finishedAt)) / 3_600_000) * 10) / 10 : null;

@@ -5,6 +5,7 @@ import { ActivityPresets } from './activity-options';
 import { ErrorType } from './error-types';
 import { BackupVerifyInputSchema, type BackupVerifyInput } from './inputs';
 import { parseInput } from './validate-input';
+import { allBackupKinds } from '../inventory/backup-catalog';
 
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 const transfer = proxyActivities<SharedActivities>(ActivityPresets.transfer);
@@ -21,7 +22,7 @@ export interface VerifyReport {
 export async function backupVerifyWorkflow(input: BackupVerifyInput = {}): Promise<VerifyReport> {
   const { kinds, latestOnly } = parseInput(BackupVerifyInputSchema, input);
   const results: VerifyResult[] = [];
-  for (const kind of kinds ?? (['postgres', 'redis', 'config'] as const)) {
+  for (const kind of kinds ?? allBackupKinds) {
     const { complete } = await storage.listBackups(kind);
     const newestFirst = [...complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
     for (const manifest of latestOnly ? newestFirst.slice(0, 1) : newestFirst) {

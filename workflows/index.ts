@@ -5,6 +5,7 @@ export { backupVerifyWorkflow } from './backup-verify';
 export { baseBackupWorkflow } from './base-backup';
 export { configBackupWorkflow } from './config-backup';
 export { healthCheckWorkflow } from './health-check';
+export { offsiteCopyWorkflow } from './offsite-copy';
 export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';
 export { walArchiveWorkflow } from './wal-archive';

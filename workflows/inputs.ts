@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackupKind } from '../inventory/backup-catalog';
 
 /**
  * Input schemas of every workflow: the workflows validate with them at the start, and the CLI and
@@ -53,7 +54,7 @@ export const BackupAllInputSchema = z
   .strict();
 export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
 
-const backupKinds = z.array(z.enum(['postgres', 'basebackup', 'redis', 'config'])).min(1);
+const backupKinds = z.array(z.enum(BackupKind)).min(1);
 
 export const BackupRetentionInputSchema = z
   .object({
@@ -89,3 +90,10 @@ export const WalArchiveInputSchema = z
   })
   .strict();
 export type WalArchiveInput = z.input<typeof WalArchiveInputSchema>;
+
+export const OffsiteCopyInputSchema = z
+  .object({
+    kinds: backupKinds.optional(),
+  })
+  .strict();
+export type OffsiteCopyInput = z.input<typeof OffsiteCopyInputSchema>;

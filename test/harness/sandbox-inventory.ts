@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { InventorySchema } from '../../inventory/schema';
 import type { SandboxLayout } from './layout';
-import { sandboxBucket } from './services/minio';
+import { sandboxBucket, sandboxOffsiteBucket } from './services/minio';
 import { DemoImages } from './services/images';
 import { nginxPaths } from './services/nginx';
 import { postgresNodes } from './services/postgres';
@@ -91,6 +91,15 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
         { host: 'host2', paths: [sandboxDeployDir(layout, 'host2')] },
       ],
       encryption: { keyEnv: SecretEnv.backupKey, keyId: 'sandbox-1' },
+      walArchive: { enabled: true, slot: 'tego_wal_archive', stagingDirectory: `${layout.stateDir}/wal-staging` },
+      offsite: {
+        endpoint: `http://127.0.0.1:${ports.minio}`,
+        region: 'us-east-1',
+        bucket: sandboxOffsiteBucket,
+        forcePathStyle: true,
+        accessKeyIdEnv: SecretEnv.s3AccessKeyId,
+        secretAccessKeyEnv: SecretEnv.s3SecretAccessKey,
+      },
     },
     loadBalancer: {
       host: 'host1',

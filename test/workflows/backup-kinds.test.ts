@@ -4,8 +4,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import Redis from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,6 +15,7 @@ import type { BackupManifest } from '../../inventory/backup-catalog';
 import type { BackupAllReport } from '../../workflows/backup-all';
 import type { BackupReport } from '../../workflows/postgres-backup';
 import { SecretEnv } from '../harness/sandbox-inventory';
+import { sandboxOffsiteBucket } from '../harness/services/minio';
 import { downloadToFile, readObjectText, sandboxS3 } from '../harness/storage';
 import { sandboxClient, uniqueId } from '../harness/temporal-client';
 import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
@@ -122,5 +124,24 @@ describe('backupAllWorkflow', () => {
       const manifest = await manifestAt(backup.kind, backup.id);
       expect(manifest.object.sha256).toBe(backup.sha256);
     }
+  });
+});
+
+describe('offsiteCopyWorkflow', () => {
+  it('copies complete backups to the second bucket, checksum-checked, manifest last, and only once', async () => {
+    const { backups } = await run<BackupReport>('redisBackupWorkflow');
+    const first = await run<{ copied: string[]; alreadyThere: number }>('offsiteCopyWorkflow', { kinds: ['redis'] });
+    expect(first.copied).toContain(`redis/${backups[0].id}`);
+    const manifest = await manifestAt('redis', backups[0].id);
+    const copy = join(await mkdtemp(join(tmpdir(), 'tego-offsite-')), 'copy');
+    const response = await s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: manifest.object.key }));
+    await pipeline(response.Body as Readable, createWriteStream(copy));
+    expect(await sha256(copy)).toBe(manifest.object.sha256);
+    const offsiteManifest = await s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: `backups/redis/${backups[0].id}/manifest.json` }));
+    expect(JSON.parse(await offsiteManifest.Body!.transformToString())).toEqual(manifest);
+
+    const second = await run<{ copied: string[]; alreadyThere: number }>('offsiteCopyWorkflow', { kinds: ['redis'] });
+    expect(second.copied).toEqual([]);
+    expect(second.alreadyThere).toBe(first.copied.length + first.alreadyThere);
   });
 });

@@ -6,6 +6,8 @@ import { spawnDaemon, stopPidFile, waitUntil } from '../daemon';
 import { cachedBinary, type SandboxLayout } from '../layout';
 
 export const sandboxBucket = 'tego-backups';
+/** The off-site copy's bucket; on the same server here, elsewhere in production. */
+export const sandboxOffsiteBucket = 'tego-backups-offsite';
 
 /** MinIO, a real S3-compatible server built from source by setup.sh, with the backup bucket. */
 export async function startMinio(layout: SandboxLayout, credentials: { accessKeyId: string; secretAccessKey: string }) {
@@ -41,10 +43,12 @@ export async function startMinio(layout: SandboxLayout, credentials: { accessKey
   );
   const s3 = newS3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials });
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: sandboxBucket })).catch((err: unknown) => {
-      // A restart over the same data directory finds its bucket already there.
-      if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
-    });
+    for (const bucket of [sandboxBucket, sandboxOffsiteBucket]) {
+      await s3.send(new CreateBucketCommand({ Bucket: bucket })).catch((err: unknown) => {
+        // A restart over the same data directory finds its buckets already there.
+        if ((err as { name?: string }).name !== 'BucketAlreadyOwnedByYou') throw err;
+      });
+    }
   } finally {
     s3.destroy();
   }
