@@ -7,8 +7,8 @@ export interface ScheduleDefinition {
   description: string;
   workflowType: string;
   input: unknown;
-  /** Clock time HH:MM in the inventory's time zone, daily. */
-  at: string;
+  /** Clock time HH:MM in the inventory's time zone, daily; or an interval, for watchdogs. */
+  at: string | { every: string };
   /** Pause the schedule when a run fails, for jobs whose next run would repeat the damage. */
   pauseOnFailure: boolean;
 }
@@ -23,7 +23,7 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
     const total = (hour * 60 + minute + minutes) % (24 * 60);
     return `${String(Math.floor(total / 60)).padStart(2, '0')}:${String(total % 60).padStart(2, '0')}`;
   };
-  return [
+  const definitions: ScheduleDefinition[] = [
     {
       id: 'tego-backup-daily',
       description: 'daily full backup: PostgreSQL, Redis, config files',
@@ -51,13 +51,51 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
       pauseOnFailure: false,
     },
   ];
+  if (inventory.backup.walArchive.enabled) {
+    definitions.push(
+      {
+        id: 'tego-backup-base-daily',
+        description: 'daily base backup, the starting point of point-in-time recovery',
+        workflowType: 'baseBackupWorkflow',
+        input: {},
+        at: later(30),
+        pauseOnFailure: false,
+      },
+      {
+        id: 'tego-wal-archive',
+        // With overlap SKIP, this starts the archiver only when none is running: it keeps one alive.
+        description: 'keep the WAL archiver running (starts it if it is not)',
+        workflowType: 'walArchiveWorkflow',
+        input: {},
+        at: { every: '5 minutes' },
+        pauseOnFailure: false,
+      },
+    );
+  }
+  if (inventory.backup.offsite) {
+    definitions.push({
+      id: 'tego-backup-offsite-daily',
+      description: 'copy new backups to the off-site bucket',
+      workflowType: 'offsiteCopyWorkflow',
+      input: {},
+      at: later(60),
+      pauseOnFailure: false,
+    });
+  }
+  return definitions;
 }
 
 function toScheduleOptions(definition: ScheduleDefinition, inventory: Inventory): ScheduleOptions {
-  const [hour, minute] = definition.at.split(':').map(Number);
+  const spec =
+    typeof definition.at === 'string'
+      ? {
+          calendars: [{ hour: Number(definition.at.slice(0, 2)), minute: Number(definition.at.slice(3)), comment: definition.description }],
+          timezone: inventory.schedules.timeZone,
+        }
+      : { intervals: [{ every: definition.at.every }] };
   return {
     scheduleId: definition.id,
-    spec: { calendars: [{ hour, minute, comment: definition.description }], timezone: inventory.schedules.timeZone },
+    spec,
     action: {
       type: 'startWorkflow',
       workflowType: definition.workflowType,

@@ -8,7 +8,14 @@ import { startWorkerProcess, type WorkerProcess } from '../harness/worker-proces
 
 const sandbox = inject('sandbox');
 const bundlePath = inject('workflowBundlePath');
-const scheduleIds = ['tego-backup-daily', 'tego-backup-retention-daily', 'tego-backup-verify-daily'];
+const scheduleIds = [
+  'tego-backup-daily',
+  'tego-backup-retention-daily',
+  'tego-backup-verify-daily',
+  'tego-backup-base-daily',
+  'tego-wal-archive',
+  'tego-backup-offsite-daily',
+];
 let client: Client;
 let worker: WorkerProcess;
 
@@ -19,6 +26,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const id of scheduleIds) await client.schedule.getHandle(id).delete().catch(() => undefined);
+  // The WAL watchdog may have fired meanwhile; its archiver must not outlive this file.
+  for await (const run of client.workflow.list({ query: `WorkflowId STARTS_WITH 'tego-wal-archive' AND ExecutionStatus = 'Running'` })) {
+    await client.workflow.getHandle(run.workflowId, run.runId).terminate('schedules test finished').catch(() => undefined);
+  }
   await worker?.stop();
   await client?.connection.close();
 });
@@ -37,7 +48,7 @@ describe('tego-ops schedules', () => {
     const second = await tegoOps(sandbox, ['schedules', 'apply']);
     expect(second.code).toBe(0);
     expect(second.stdout).toMatch(/tego-backup-daily\s+updated/);
-    await waitUntil(async () => (await serverScheduleIds()).length === 3, 30_000, 500, 'the schedule list to show them');
+    await waitUntil(async () => (await serverScheduleIds()).length === scheduleIds.length, 30_000, 500, 'the schedule list to show them');
     expect(await serverScheduleIds()).toEqual([...scheduleIds].sort());
 
     const daily = await client.schedule.getHandle('tego-backup-daily').describe();

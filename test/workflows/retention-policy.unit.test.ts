@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { walSegmentName } from '../../inventory/backup-catalog';
 import { planIncompleteCleanup, planRetention } from '../../workflows/retention-policy';
 
 const now = new Date('2026-06-30T12:00:00Z');
@@ -50,5 +51,13 @@ describe('planIncompleteCleanup', () => {
       { id: 'young', action: 'keep', reason: 'incomplete but younger than 24 h: may still be running' },
       { id: 'stale', action: 'delete', reason: 'incomplete (no manifest), 30.0 h old' },
     ]);
+  });
+});
+
+describe('walSegmentName', () => {
+  it('names the 16 MiB segment holding an LSN, as pg_walfile_name does', () => {
+    expect(walSegmentName(1, '0/3000148')).toBe('000000010000000000000003');
+    expect(walSegmentName(1, '0/39000100')).toBe('000000010000000000000039');
+    expect(walSegmentName(2, '1A/FF000000')).toBe('000000020000001A000000FF');
   });
 });
