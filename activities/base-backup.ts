@@ -2,29 +2,22 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { extract } from 'tar-stream';
-import { backupObjectKey, walSegmentName, type StoredObject } from '../inventory/backup-catalog';
+import { backupObjectKey, walSegmentName, type StoredBackup } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
-import { compress, compressionExtension, type CompressionMethod } from './compression';
+import { compress, compressionExtension } from './compression';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { connectToNode, postgresSettings } from './postgres-connection';
 import { createS3Client, storageSettings } from './storage-client';
 import { abortStaleUploads, startUpload } from './stream-upload';
 
-export interface BaseBackupResult {
-  object: StoredObject;
-  rawSize: number;
-  compression: CompressionMethod;
-  source: string;
-  startedAt: string;
-  finishedAt: string;
+export interface BaseBackupResult extends StoredBackup {
   timeline: number;
   startLsn: string;
   endLsn: string;
   /** First and last WAL segments a restore of this base backup needs from the archive. */
   startSegment: string;
   endSegment: string;
-  tools: Record<string, string>;
 }
 
 export function createBaseBackupActivities(deps: ActivityDeps) {

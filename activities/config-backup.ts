@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
+import { backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped, toolVersions } from './child-process';
 import { assertLocalHost, type ActivityDeps } from './deps';
@@ -10,16 +10,10 @@ import { withProgressHeartbeat } from './heartbeat';
 import { createS3Client, storageSettings } from './storage-client';
 import { abortStaleUploads, ByteMeter, startUpload } from './stream-upload';
 
-export interface ConfigBackupResult {
-  object: StoredObject;
-  rawSize: number;
-  source: string;
-  startedAt: string;
-  finishedAt: string;
+export interface ConfigBackupResult extends StoredBackup {
   keyId: string;
   paths: string[];
   files: number;
-  tools: Record<string, string>;
 }
 
 export function createConfigBackupActivities(deps: ActivityDeps) {
@@ -66,6 +60,7 @@ export function createConfigBackupActivities(deps: ActivityDeps) {
             return {
               object: { key: objectKey, size: stored.size, sha256: stored.sha256 },
               rawSize: raw.bytes,
+              compression: 'gzip',
               source: `files://${host}`,
               startedAt,
               finishedAt: new Date().toISOString(),

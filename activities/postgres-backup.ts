@@ -1,11 +1,11 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
+import { backupObjectKey, type StoredBackup, type StoredObject } from '../inventory/backup-catalog';
 import type { PostgresNode } from '../inventory/schema';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped, toolVersions } from './child-process';
-import { compress, compressionExtension, type CompressionMethod } from './compression';
+import { compress, compressionExtension } from './compression';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { connectToNode, postgresSettings } from './postgres-connection';
@@ -17,20 +17,13 @@ export interface DumpDatabaseInput {
   backupId: string;
 }
 
-export interface DumpDatabaseResult {
-  object: StoredObject;
-  rawSize: number;
-  compression: CompressionMethod;
-  source: string;
-  startedAt: string;
-  finishedAt: string;
+export interface DumpDatabaseResult extends StoredBackup {
   serverVersion: string;
   /** The exported snapshot the dump and the row counts share. */
   snapshot: string;
   /** WAL position when the snapshot was taken: the backup's point in time. */
   lsn: string;
   rowCounts: Record<string, number>;
-  tools: Record<string, string>;
 }
 
 /** What the activity heartbeats, and what the UI and `status` show of a running dump. */

@@ -6,28 +6,21 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type Redis from 'ioredis';
-import { backupObjectKey, type StoredObject } from '../inventory/backup-catalog';
+import { backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
-import { compress, compressionExtension, type CompressionMethod } from './compression';
+import { compress, compressionExtension } from './compression';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { connectRedis, parseRedisInfo } from './redis';
 import { createS3Client, storageSettings } from './storage-client';
 import { abortStaleUploads, startUpload } from './stream-upload';
 
-export interface RedisBackupResult {
-  object: StoredObject;
-  rawSize: number;
-  compression: CompressionMethod;
-  source: string;
-  startedAt: string;
-  finishedAt: string;
+export interface RedisBackupResult extends StoredBackup {
   redisVersion: string;
   /** LASTSAVE of the snapshot taken: its point in time (Unix seconds). */
   lastSave: number;
   /** Keys in the RDB file, as redis-check-rdb read them: what a restore must find. */
   keys: number;
-  tools: Record<string, string>;
 }
 
 interface Persistence {

@@ -2,7 +2,8 @@ import type { BackupFreshness } from '../workflows/backup-status';
 import type { BackupSummary } from '../workflows/backup-manifest';
 import type { RetentionReport } from '../workflows/backup-retention';
 import type { VerifyReport } from '../workflows/backup-verify';
-import { formatSize, formatTable } from './format-table';
+import { formatBytes as formatSize } from '../workflows/health-report';
+import { formatTable } from './format-table';
 
 export function formatBackups(backups: BackupSummary[]): string {
   return formatTable(

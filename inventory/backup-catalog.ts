@@ -55,6 +55,19 @@ export interface StoredObject {
   sha256: string;
 }
 
+/** What every backup activity returns; its kind adds facts of its own. */
+export interface StoredBackup {
+  object: StoredObject;
+  /** Bytes before compression and encryption. */
+  rawSize: number;
+  compression: 'zstd' | 'gzip' | 'none';
+  /** What was backed up, e.g. `postgres://pg1/tego_engine`. */
+  source: string;
+  startedAt: string;
+  finishedAt: string;
+  tools: Record<string, string>;
+}
+
 /** Everything needed to trust, verify and restore one backup. */
 export interface BackupManifest {
   formatVersion: 1;

@@ -2,7 +2,7 @@ import type { BaseBackupResult } from '../activities/base-backup';
 import type { ConfigBackupResult } from '../activities/config-backup';
 import type { DumpDatabaseResult } from '../activities/postgres-backup';
 import type { RedisBackupResult } from '../activities/redis-backup';
-import type { BackupManifest } from '../inventory/backup-catalog';
+import type { BackupKind, BackupManifest, StoredBackup } from '../inventory/backup-catalog';
 
 /**
  * Manifests: written after the object they describe, and the proof a backup is complete.
@@ -10,89 +10,43 @@ import type { BackupManifest } from '../inventory/backup-catalog';
  */
 type CreatedBy = BackupManifest['createdBy'];
 
+function manifest(
+  kind: BackupKind,
+  id: string,
+  stored: StoredBackup,
+  createdBy: CreatedBy,
+  details: Record<string, unknown>,
+  encryption: BackupManifest['encryption'] = null,
+): BackupManifest {
+  const { source, startedAt, finishedAt, object, rawSize, compression, tools } = stored;
+  return { formatVersion: 1, kind, id, source, startedAt, finishedAt, object, rawSize, compression, encryption, tools, details, createdBy };
+}
+
 export function postgresDumpManifest(id: string, dump: DumpDatabaseResult, createdBy: CreatedBy): BackupManifest {
-  return {
-    formatVersion: 1,
-    kind: 'postgres',
-    id,
-    source: dump.source,
-    startedAt: dump.startedAt,
-    finishedAt: dump.finishedAt,
-    object: dump.object,
-    rawSize: dump.rawSize,
-    compression: dump.compression,
-    encryption: null,
-    tools: dump.tools,
-    details: {
-      format: 'pg_dump custom',
-      serverVersion: dump.serverVersion,
-      snapshot: dump.snapshot,
-      lsn: dump.lsn,
-      rowCounts: dump.rowCounts,
-    },
-    createdBy,
-  };
+  const { serverVersion, snapshot, lsn, rowCounts } = dump;
+  return manifest('postgres', id, dump, createdBy, { format: 'pg_dump custom', serverVersion, snapshot, lsn, rowCounts });
 }
 
 export function redisManifest(id: string, backup: RedisBackupResult, createdBy: CreatedBy): BackupManifest {
-  return {
-    formatVersion: 1,
-    kind: 'redis',
-    id,
-    source: backup.source,
-    startedAt: backup.startedAt,
-    finishedAt: backup.finishedAt,
-    object: backup.object,
-    rawSize: backup.rawSize,
-    compression: backup.compression,
-    encryption: null,
-    tools: backup.tools,
-    details: { format: 'rdb', redisVersion: backup.redisVersion, lastSave: backup.lastSave, keys: backup.keys },
-    createdBy,
-  };
+  const { redisVersion, lastSave, keys } = backup;
+  return manifest('redis', id, backup, createdBy, { format: 'rdb', redisVersion, lastSave, keys });
 }
 
 export function configManifest(id: string, backup: ConfigBackupResult, createdBy: CreatedBy): BackupManifest {
-  return {
-    formatVersion: 1,
-    kind: 'config',
-    id,
-    source: backup.source,
-    startedAt: backup.startedAt,
-    finishedAt: backup.finishedAt,
-    object: backup.object,
-    rawSize: backup.rawSize,
-    compression: 'gzip',
-    encryption: { algorithm: 'aes-256-gcm', keyId: backup.keyId },
-    tools: backup.tools,
-    details: { format: 'tar', paths: backup.paths, files: backup.files },
-    createdBy,
-  };
+  const { paths, files, keyId } = backup;
+  return manifest('config', id, backup, createdBy, { format: 'tar', paths, files }, { algorithm: 'aes-256-gcm', keyId });
 }
 
 export function baseBackupManifest(id: string, backup: BaseBackupResult, createdBy: CreatedBy): BackupManifest {
-  return {
-    formatVersion: 1,
-    kind: 'basebackup',
-    id,
-    source: backup.source,
-    startedAt: backup.startedAt,
-    finishedAt: backup.finishedAt,
-    object: backup.object,
-    rawSize: backup.rawSize,
-    compression: backup.compression,
-    encryption: null,
-    tools: backup.tools,
-    details: {
-      format: 'pg_basebackup tar',
-      timeline: backup.timeline,
-      startLsn: backup.startLsn,
-      endLsn: backup.endLsn,
-      startSegment: backup.startSegment,
-      endSegment: backup.endSegment,
-    },
-    createdBy,
-  };
+  const { timeline, startLsn, endLsn, startSegment, endSegment } = backup;
+  return manifest('basebackup', id, backup, createdBy, {
+    format: 'pg_basebackup tar',
+    timeline,
+    startLsn,
+    endLsn,
+    startSegment,
+    endSegment,
+  });
 }
 
 /** One line of a backup report. */

@@ -6,57 +6,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
 import Redis from 'ioredis';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DecryptStream } from '../../activities/encryption';
 import type { BackupManifest } from '../../inventory/backup-catalog';
 import type { BackupAllReport } from '../../workflows/backup-all';
 import type { BackupReport } from '../../workflows/postgres-backup';
 import { SecretEnv } from '../harness/sandbox-inventory';
 import { sandboxOffsiteBucket } from '../harness/services/minio';
-import { downloadToFile, readObjectText, sandboxS3 } from '../harness/storage';
-import { sandboxClient, uniqueId } from '../harness/temporal-client';
-import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+import { downloadToFile, readObjectText } from '../harness/storage';
+import { useSandbox } from '../harness/suite';
 
-const sandbox = inject('sandbox');
-const bundlePath = inject('workflowBundlePath');
-let client: Client;
-let s3: S3Client;
-let worker: WorkerProcess;
-
-function run<T>(workflowType: string, input: unknown = {}): Promise<T> {
-  return client.workflow.execute<(input: unknown) => Promise<T>>(workflowType, {
-    taskQueue: 'ops',
-    workflowId: uniqueId(workflowType),
-    args: [input],
-  });
-}
+const suite = useSandbox();
+const { sandbox } = suite;
+const run = <T = unknown>(workflowType: string, input: unknown = {}) => suite.run<T>(workflowType, input);
 
 async function manifestAt(kind: string, id: string): Promise<BackupManifest> {
-  return JSON.parse(await readObjectText(s3, `backups/${kind}/${id}/manifest.json`)) as BackupManifest;
+  return JSON.parse(await readObjectText(suite.s3, `backups/${kind}/${id}/manifest.json`)) as BackupManifest;
 }
 
 async function download(key: string): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'tego-kinds-')), key.split('/').pop()!);
-  await downloadToFile(s3, key, file);
+  await downloadToFile(suite.s3, key, file);
   return file;
 }
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
-
-beforeAll(async () => {
-  client = await sandboxClient(sandbox);
-  s3 = sandboxS3(sandbox);
-  worker = await startWorkerProcess(sandbox, { bundlePath });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  s3?.destroy();
-});
 
 describe('redisBackupWorkflow', () => {
   it('uploads an RDB that redis-check-rdb accepts, with the exact key count in the manifest', async () => {
@@ -134,10 +111,10 @@ describe('offsiteCopyWorkflow', () => {
     expect(first.copied).toContain(`redis/${backups[0].id}`);
     const manifest = await manifestAt('redis', backups[0].id);
     const copy = join(await mkdtemp(join(tmpdir(), 'tego-offsite-')), 'copy');
-    const response = await s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: manifest.object.key }));
+    const response = await suite.s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: manifest.object.key }));
     await pipeline(response.Body as Readable, createWriteStream(copy));
     expect(await sha256(copy)).toBe(manifest.object.sha256);
-    const offsiteManifest = await s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: `backups/redis/${backups[0].id}/manifest.json` }));
+    const offsiteManifest = await suite.s3.send(new GetObjectCommand({ Bucket: sandboxOffsiteBucket, Key: `backups/redis/${backups[0].id}/manifest.json` }));
     expect(JSON.parse(await offsiteManifest.Body!.transformToString())).toEqual(manifest);
 
     const second = await run<{ copied: string[]; alreadyThere: number }>('offsiteCopyWorkflow', { kinds: ['redis'] });

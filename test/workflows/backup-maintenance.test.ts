@@ -1,36 +1,23 @@
-import { CreateMultipartUploadCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { BackupManifest } from '../../inventory/backup-catalog';
 import type { BackupFreshness } from '../../workflows/backup-status';
 import type { RetentionReport } from '../../workflows/backup-retention';
 import type { VerifyReport } from '../../workflows/backup-verify';
 import { sandboxBucket } from '../harness/services/minio';
-import { emptyPrefix, listKeys, multipartUploads, sandboxS3 } from '../harness/storage';
-import { sandboxClient, uniqueId } from '../harness/temporal-client';
-import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+import { emptyPrefix, listKeys, multipartUploads } from '../harness/storage';
+import { useSandbox } from '../harness/suite';
 
-const sandbox = inject('sandbox');
-const bundlePath = inject('workflowBundlePath');
-let client: Client;
-let s3: S3Client;
-let worker: WorkerProcess;
-
-function run<T>(workflowType: string, input: unknown = {}): Promise<T> {
-  return client.workflow.execute<(input: unknown) => Promise<T>>(workflowType, {
-    taskQueue: 'ops',
-    workflowId: uniqueId(workflowType),
-    args: [input],
-  });
-}
+const suite = useSandbox();
+const run = <T = unknown>(workflowType: string, input: unknown = {}) => suite.run<T>(workflowType, input);
 
 /** Writes a real (small) backup object and its manifest, finished `ageDays` ago. */
 async function seedBackup(id: string, ageDays: number, withManifest = true): Promise<void> {
   const body = Buffer.from(`dump of ${id}`);
   const key = `backups/postgres/${id}/tego_engine.dump.zst`;
-  await s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: key, Body: body }));
+  await suite.s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: key, Body: body }));
   if (!withManifest) return;
   const finishedAt = new Date(Date.now() - ageDays * 86_400_000).toISOString();
   const manifest: BackupManifest = {
@@ -48,54 +35,42 @@ async function seedBackup(id: string, ageDays: number, withManifest = true): Pro
     details: {},
     createdBy: { workflowId: 'seed', runId: 'seed' },
   };
-  await s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: `backups/postgres/${id}/manifest.json`, Body: JSON.stringify(manifest) }));
+  await suite.s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: `backups/postgres/${id}/manifest.json`, Body: JSON.stringify(manifest) }));
 }
 
 const ids = (keys: string[]) => [...new Set(keys.map((k) => k.split('/')[2]))].sort();
 const seededId = (age: number) => `seed-${String(age).padStart(2, '0')}`;
 
-beforeAll(async () => {
-  client = await sandboxClient(sandbox);
-  s3 = sandboxS3(sandbox);
-  worker = await startWorkerProcess(sandbox, { bundlePath });
-});
-
 beforeEach(async () => {
-  await emptyPrefix(s3, 'backups/');
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  s3?.destroy();
+  await emptyPrefix(suite.s3, 'backups/');
 });
 
 describe('backupRetentionWorkflow', () => {
   it('deletes exactly the backups past 30 days and the stale leftovers, never the newest', async () => {
     for (let age = 0; age < 40; age++) await seedBackup(seededId(age), age + 0.5);
     await seedBackup('leftover', 0, false);
-    await s3.send(new CreateMultipartUploadCommand({ Bucket: sandboxBucket, Key: 'backups/postgres/abandoned/tego_engine.dump.zst' }));
+    await suite.s3.send(new CreateMultipartUploadCommand({ Bucket: sandboxBucket, Key: 'backups/postgres/abandoned/tego_engine.dump.zst' }));
     const expired = Array.from({ length: 10 }, (_, i) => seededId(30 + i));
 
     const dry = await run<RetentionReport>('backupRetentionWorkflow', { kinds: ['postgres'], dryRun: true });
     const plan = dry.kinds[0].complete.filter((d) => d.action === 'delete').map((d) => d.id).sort();
     expect(plan).toEqual(expired);
     expect(dry.deleted).toBe(0);
-    expect(ids(await listKeys(s3, 'backups/postgres/'))).toHaveLength(41);
+    expect(ids(await listKeys(suite.s3, 'backups/postgres/'))).toHaveLength(41);
 
     await new Promise((r) => setTimeout(r, 2000)); // let the leftovers age past a 1 s grace period
     const report = await run<RetentionReport>('backupRetentionWorkflow', { kinds: ['postgres'], incompleteGraceHours: 1 / 3600 });
     expect(report.deleted).toBe(11);
     expect(report.kinds[0].abortedUploads).toEqual(['backups/postgres/abandoned/tego_engine.dump.zst']);
-    const remaining = ids(await listKeys(s3, 'backups/postgres/'));
+    const remaining = ids(await listKeys(suite.s3, 'backups/postgres/'));
     expect(remaining).toEqual(Array.from({ length: 30 }, (_, age) => seededId(age)));
-    expect(await multipartUploads(s3)).toEqual([]);
+    expect(await multipartUploads(suite.s3)).toEqual([]);
   });
 
   it('keeps the newest and the minCount floor even when every backup is ancient', async () => {
     for (const age of [100, 200, 300, 400, 500]) await seedBackup(seededId(age / 100), age);
     await run<RetentionReport>('backupRetentionWorkflow', { kinds: ['postgres'] });
-    expect(ids(await listKeys(s3, 'backups/postgres/'))).toEqual([seededId(1), seededId(2), seededId(3)]);
+    expect(ids(await listKeys(suite.s3, 'backups/postgres/'))).toEqual([seededId(1), seededId(2), seededId(3)]);
   });
 });
 
@@ -107,7 +82,7 @@ describe('backupVerifyWorkflow', () => {
     expect(ok.results.map((r) => r.ok)).toEqual([true, true]);
 
     const key = 'backups/postgres/tampered/tego_engine.dump.zst';
-    await s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: key, Body: Buffer.from('dump of tamperes') }));
+    await suite.s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: key, Body: Buffer.from('dump of tamperes') }));
     const failure = await run('backupVerifyWorkflow', { kinds: ['postgres'] }).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     const cause = (failure as WorkflowFailedError).cause;
@@ -128,7 +103,7 @@ describe('backupStatusWorkflow', () => {
     expect(postgres.ageHours).toBeCloseTo(6, 0);
     expect(kinds.find((k) => k.kind === 'redis')).toMatchObject({ latest: null, stale: true, problem: 'no complete backup' });
 
-    await emptyPrefix(s3, 'backups/');
+    await emptyPrefix(suite.s3, 'backups/');
     await seedBackup('old', 2);
     const later = await run<{ kinds: BackupFreshness[] }>('backupStatusWorkflow');
     expect(later.kinds.find((k) => k.kind === 'postgres')).toMatchObject({ stale: true, problem: 'newest is 48 h old, over 26 h' });

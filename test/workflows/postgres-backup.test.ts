@@ -3,10 +3,9 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import type { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BackupManifest } from '../../inventory/backup-catalog';
 import type { BackupReport } from '../../workflows/postgres-backup';
 import { waitUntil } from '../harness/daemon';
@@ -14,21 +13,18 @@ import { sandboxLayout } from '../harness/layout';
 import { ensureBulkDatabase } from '../harness/postgres-data';
 import { SecretEnv } from '../harness/sandbox-inventory';
 import { startMinio, stopMinio } from '../harness/services/minio';
-import { downloadToFile, listKeys, multipartUploads, readObjectText, sandboxS3 } from '../harness/storage';
-import { sandboxClient, uniqueId } from '../harness/temporal-client';
-import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+import { downloadToFile, listKeys, multipartUploads, readObjectText } from '../harness/storage';
+import { useSandbox } from '../harness/suite';
+import { uniqueId } from '../harness/temporal-client';
 
-const sandbox = inject('sandbox');
-const bundlePath = inject('workflowBundlePath');
+const suite = useSandbox();
+const { sandbox } = suite;
 const layout = sandboxLayout(sandbox.stateDir, sandbox.portBase);
 /** ~450 MB of rows: a dump that streams for seconds, long enough to break it in the middle. */
 const bulkDatabase = 'tego_bulk';
-let client: Client;
-let s3: S3Client;
-let worker: WorkerProcess;
 
 function startBackup(databases: string[]) {
-  return client.workflow.start<(input: unknown) => Promise<BackupReport>>('postgresBackupWorkflow', {
+  return suite.client.workflow.start<(input: unknown) => Promise<BackupReport>>('postgresBackupWorkflow', {
     taskQueue: 'ops',
     workflowId: uniqueId('backup-postgres'),
     args: [{ databases }],
@@ -36,31 +32,22 @@ function startBackup(databases: string[]) {
 }
 
 async function manifestOf(id: string): Promise<BackupManifest> {
-  return JSON.parse(await readObjectText(s3, `backups/postgres/${id}/manifest.json`)) as BackupManifest;
+  return JSON.parse(await readObjectText(suite.s3, `backups/postgres/${id}/manifest.json`)) as BackupManifest;
 }
 
 async function sha256OfObject(key: string): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'tego-backup-')), 'object');
-  await downloadToFile(s3, key, file);
+  await downloadToFile(suite.s3, key, file);
   return createHash('sha256').update(await readFile(file)).digest('hex');
 }
 
 /** Resolves once a multipart upload is in flight: the dump is streaming into the bucket. */
 async function untilUploading(): Promise<void> {
-  await waitUntil(async () => (await multipartUploads(s3)).length > 0, 120_000, 50, 'a multipart upload to start');
+  await waitUntil(async () => (await multipartUploads(suite.s3)).length > 0, 120_000, 50, 'a multipart upload to start');
 }
 
 beforeAll(async () => {
-  client = await sandboxClient(sandbox);
-  s3 = sandboxS3(sandbox);
   await ensureBulkDatabase(sandbox, bulkDatabase, 3_000_000);
-  worker = await startWorkerProcess(sandbox, { bundlePath });
-});
-
-afterAll(async () => {
-  await worker?.stop();
-  await client?.connection.close();
-  s3?.destroy();
 });
 
 describe('postgresBackupWorkflow', () => {
@@ -86,13 +73,13 @@ describe('postgresBackupWorkflow', () => {
     expect(manifest.rawSize).toBeGreaterThan(manifest.object.size);
 
     const dir = await mkdtemp(join(tmpdir(), 'tego-backup-'));
-    await downloadToFile(s3, backup.key, join(dir, 'dump.zst'));
+    await downloadToFile(suite.s3, backup.key, join(dir, 'dump.zst'));
     expect(createHash('sha256').update(await readFile(join(dir, 'dump.zst'))).digest('hex')).toBe(manifest.object.sha256);
     execFileSync('zstd', ['-d', '-q', join(dir, 'dump.zst'), '-o', join(dir, 'dump')]);
     const listing = execFileSync('pg_restore', ['--list', join(dir, 'dump')], { encoding: 'utf8' });
     expect(listing).toMatch(/TABLE DATA public workflows/);
     expect(listing).toMatch(/TABLE DATA public users/);
-    expect(await listKeys(s3, `backups/postgres/${backup.id}/`)).toEqual(
+    expect(await listKeys(suite.s3, `backups/postgres/${backup.id}/`)).toEqual(
       [backup.key, `backups/postgres/${backup.id}/manifest.json`].sort(),
     );
     // The manifest is written last, once the dump has completed.
@@ -109,21 +96,21 @@ describe('postgresBackupWorkflow', () => {
     expect(cause).toBeInstanceOf(ApplicationFailure);
     expect(cause).toMatchObject({ type: 'DatabaseNotFound', nonRetryable: true });
     expect((cause as ApplicationFailure).message).toBe('database "no_such_db" does not exist on pg1 (127.0.0.1:30010)');
-    expect(await listKeys(s3, 'backups/postgres/no_such_db-')).toEqual([]);
-    expect(await multipartUploads(s3)).toEqual([]);
+    expect(await listKeys(suite.s3, 'backups/postgres/no_such_db-')).toEqual([]);
+    expect(await multipartUploads(suite.s3)).toEqual([]);
   });
 
   it('survives a worker killed mid-upload: exactly one complete backup, no multipart upload left', async () => {
     const handle = await startBackup([bulkDatabase]);
     await untilUploading();
-    await worker.kill();
-    worker = await startWorkerProcess(sandbox, { bundlePath });
+    await suite.worker.kill();
+    await suite.restartWorker();
     const { backups } = await handle.result();
     expect(backups).toHaveLength(1);
     const manifest = await manifestOf(backups[0].id);
     expect(manifest.details).toMatchObject({ rowCounts: { 'public.events': 3_000_000 } });
-    expect(await listKeys(s3, `backups/postgres/${backups[0].id}/`)).toHaveLength(2);
-    expect(await multipartUploads(s3)).toEqual([]);
+    expect(await listKeys(suite.s3, `backups/postgres/${backups[0].id}/`)).toHaveLength(2);
+    expect(await multipartUploads(suite.s3)).toEqual([]);
     expect(await sha256OfObject(manifest.object.key)).toBe(manifest.object.sha256);
     const history = await handle.fetchHistory();
     const dumpAttempts = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);
@@ -142,6 +129,6 @@ describe('postgresBackupWorkflow', () => {
     const { backups } = await handle.result();
     const manifest = await manifestOf(backups[0].id);
     expect(await sha256OfObject(manifest.object.key)).toBe(manifest.object.sha256);
-    expect(await multipartUploads(s3)).toEqual([]);
+    expect(await multipartUploads(suite.s3)).toEqual([]);
   });
 });
