@@ -2,7 +2,8 @@
  * Full PostgreSQL backup, side by side on the same database in one run (issue: backups):
  *   (a) the guide's method: `pg_dump | gzip > file`, then upload the file;
  *   (b) tego-ops: postgresBackupWorkflow end to end, through Temporal, manifest included;
- *   (c) the ceiling: `pg_dump -Fc -Z0 > /dev/null`.
+ *   (c) the ceiling: `pg_dump -Fc -Z0 > /dev/null`;
+ *   (d) for reference, `pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null`: what compression alone costs here.
  * Run: npx tsx bench/backup-postgres.ts [--rows 7000000] [--small-rows 1500000]
  * Prints times, ratios, sizes and the worker's peak RSS at two database sizes.
  */
@@ -86,6 +87,8 @@ async function main(): Promise<void> {
         }),
       );
       const ceiling = await timed(() => sh(`pg_dump -Fc -Z0 ${pgArgs(sandbox, database).join(' ')} > /dev/null`, env));
+      // The inventory's default compression (zstd -3 -T2), without hashing or uploading.
+      const compressed = await timed(() => sh(`pg_dump -Fc -Z0 ${pgArgs(sandbox, database).join(' ')} | zstd -3 -T2 -q -c > /dev/null`, env));
       results.push({
         database,
         sizeGiB: size / 2 ** 30,
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
         ours: ours.seconds,
         oursMiB: ours.result.backups[0].size / 2 ** 20,
         ceiling: ceiling.seconds,
+        dumpAndCompress: compressed.seconds,
         workerPeakRssMiB: await peakRssMiB(worker.child.pid!),
       });
     }
@@ -110,7 +114,9 @@ async function main(): Promise<void> {
     console.log(`  (a) guide  pg_dump | gzip > file; upload   ${r.guide.toFixed(1)} s   ${r.guideMiB.toFixed(0)} MiB`);
     console.log(`  (b) tego-ops postgresBackupWorkflow          ${r.ours.toFixed(1)} s   ${r.oursMiB.toFixed(0)} MiB`);
     console.log(`  (c) ceiling pg_dump -Fc -Z0 > /dev/null      ${r.ceiling.toFixed(1)} s`);
+    console.log(`  (d) pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null ${r.dumpAndCompress.toFixed(1)} s   (compression alone, no upload)`);
     console.log(`  speed-up (b) vs (a): ${ratio(r.guide, r.ours)}   (b) vs ceiling (c): ${(r.ceiling / r.ours).toFixed(2)} of the dump's speed`);
+    console.log(`  (b) vs (d): ${(r.dumpAndCompress / r.ours).toFixed(2)} of dump+compress speed, the rest is hashing and uploading`);
     console.log(`  size (b)/(a): ${(r.oursMiB / r.guideMiB).toFixed(2)}   worker peak RSS so far: ${r.workerPeakRssMiB} MiB`);
   }
 }
