@@ -38,13 +38,7 @@ export function createHostActivities(deps: ActivityDeps) {
   };
 }
 
-/** Every activity, so workflows can proxy any of them by name with one type. */
-export function createActivities(deps: ActivityDeps) {
-  return { ...createSharedActivities(deps), ...createHostActivities(deps) };
-}
-
 export type SharedActivities = ReturnType<typeof createSharedActivities>;
 export type HostActivities = ReturnType<typeof createHostActivities>;
-export type Activities = ReturnType<typeof createActivities>;
 
 export { createDeps, type ActivityDeps } from './deps';
