@@ -6,7 +6,13 @@ import { Context } from '@temporalio/activity';
  */
 export async function withProgressHeartbeat<T>(progress: () => unknown, work: () => Promise<T>, everyMs = 5000): Promise<T> {
   const context = Context.current();
-  const timer = setInterval(() => context.heartbeat(progress()), everyMs);
+  const timer = setInterval(() => {
+    try {
+      context.heartbeat(progress());
+    } catch {
+      // The activity is ending (completed, cancelled, worker shutting down): nothing left to report.
+    }
+  }, everyMs);
   context.heartbeat(progress());
   try {
     return await work();

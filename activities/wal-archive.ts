@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
@@ -39,9 +39,13 @@ export function createWalArchiveActivities(deps: ActivityDeps) {
       const context = Context.current();
       const progress: WalArchiveProgress = { uploaded: 0, lastSegment: null };
       const s3 = createS3Client(deps);
+      // A receiver left by a worker that was killed outright still holds the slot: end it first.
+      const pidFile = join(stagingDirectory, 'pg_receivewal.pid');
+      await stopLeftoverReceiver(pidFile);
       // --no-loop: a lost connection ends the run, and Temporal's retry policy decides when to retry.
       const receiver = spawnPiped('pg_receivewal', [...connection, '--slot', slot, '-D', stagingDirectory, '--no-loop'], env);
       receiver.child.stdin.end();
+      await writeFile(pidFile, String(receiver.child.pid));
       let receiverDone = false;
       const receiverExit = receiver.exited.finally(() => (receiverDone = true));
       const deadline = Date.now() + maxSeconds * 1000;
@@ -52,13 +56,17 @@ export function createWalArchiveActivities(deps: ActivityDeps) {
           await Promise.race([receiverExit.catch(() => undefined), context.sleep(1000)]);
         }
         if (receiverDone) await receiverExit; // throws the receiver's error, for Temporal to retry
-        return progress;
       } finally {
         if (!receiverDone) receiver.child.kill('SIGINT');
         await receiverExit.catch(() => undefined);
+        await rm(pidFile, { force: true });
         await uploadCompleted(deps, s3, stagingDirectory, progress).catch(() => undefined);
         s3.destroy();
       }
+      // Cancelled (the workflow, or this worker shutting down): say so, rather than finish normally,
+      // so the workflow stops instead of continuing as new, or the activity is retried elsewhere.
+      if (context.cancellationSignal.aborted) throw context.cancellationSignal.reason;
+      return progress;
     },
   };
 }
@@ -79,4 +87,17 @@ async function uploadCompleted(deps: ActivityDeps, s3: S3Client, staging: string
     progress.uploaded += 1;
     progress.lastSegment = file;
   }
+}
+
+async function stopLeftoverReceiver(pidFile: string): Promise<void> {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!pid) return;
+  const command = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (command.includes('pg_receivewal')) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 50 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  await rm(pidFile, { force: true });
 }

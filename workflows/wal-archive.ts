@@ -22,7 +22,8 @@ export async function walArchiveWorkflow(input: WalArchiveInput = {}): Promise<n
   const onPrimaryHost = proxyActivities<HostActivities>({
     taskQueue: postgres.primaryTaskQueue,
     startToCloseTimeout: `${periodSeconds + 300} seconds`,
-    heartbeatTimeout: '30 seconds',
+    // Short, so a cancellation reaches the archiver within seconds (heartbeats carry it).
+    heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
   await onPrimaryHost.archiveWal({ maxSeconds: periodSeconds });

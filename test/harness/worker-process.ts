@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SandboxState } from './sandbox';
 
@@ -39,6 +40,10 @@ export async function startWorkerProcess(
   });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
+  // Everything the worker prints is also kept in the sandbox's logs, for a failure to be read later.
+  const logFile = createWriteStream(resolve(sandbox.stateDir, 'logs', `worker-${child.pid}.log`));
+  child.stdout.pipe(logFile);
+  child.stderr.pipe(logFile);
   let buffered = '';
   child.stdout.on('data', (chunk: Buffer) => {
     buffered += chunk.toString();

@@ -35,7 +35,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Stopped and finished before the worker goes, so no archiver outlives this file.
   await archiver?.cancel().catch(() => undefined);
+  await archiver?.result().catch(() => undefined);
   await worker?.stop();
   await client?.connection.close();
   s3?.destroy();
@@ -148,5 +150,20 @@ describe('base backup + WAL archive', () => {
     // Completed segments leave the staging directory once uploaded; only the one being written stays.
     const completedInStaging = async () => (await readdir(join(sandbox.stateDir, 'wal-staging'))).filter((f) => /^[0-9A-F]{24}$/.test(f));
     await waitUntil(async () => (await completedInStaging()).length === 0, 30_000, 500, 'the staging directory to drain');
+  });
+
+  it('stops when cancelled: the run ends cancelled, not continued, and releases the slot', async () => {
+    await archiver.cancel();
+    await expect(archiver.result()).rejects.toThrow();
+    const runs = [];
+    for await (const run of client.workflow.list({ query: `WorkflowId = '${archiver.workflowId}' AND ExecutionStatus = 'Running'` })) runs.push(run);
+    expect(runs).toEqual([]);
+    expect((await archiver.describe()).status.name).toBe('CANCELLED');
+    await waitUntil(
+      async () => (await sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'tego_wal_archive'`))[0]?.active === false,
+      30_000,
+      250,
+      'the replication slot to be released',
+    );
   });
 });
