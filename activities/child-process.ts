@@ -13,6 +13,9 @@ export function spawnPiped(
   env?: NodeJS.ProcessEnv,
 ): { child: Piped; exited: Promise<void>; stderr: () => string } {
   const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A tool that exits early breaks the pipe we write to; that must not crash the worker with an
+  // unhandled EPIPE. Its exit status, in `exited`, is the error that counts.
+  child.stdin.on('error', () => undefined);
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-16_000);
