@@ -54,13 +54,14 @@ program
 
 program
   .command('backup')
-  .description('take a backup now and wait for it: postgres, redis, config, or all of them')
-  .addArgument(new Argument('<kind>', 'what to back up').choices(['postgres', 'redis', 'config', 'all']))
+  .description('take a backup now and wait for it: postgres (dumps), base (for point-in-time recovery), redis, config, or all')
+  .addArgument(new Argument('<kind>', 'what to back up').choices(['postgres', 'base', 'redis', 'config', 'all']))
   .option('--database <names>', 'postgres: comma-separated databases (default: the inventory\'s)', parseList)
   .option('--json', 'print the report as JSON', false)
-  .action(async (kind: 'postgres' | 'redis' | 'config' | 'all', opts: { database?: string[]; json: boolean }) => {
+  .action(async (kind: 'postgres' | 'base' | 'redis' | 'config' | 'all', opts: { database?: string[]; json: boolean }) => {
     const report = await withClient((ops) => {
       if (kind === 'postgres') return ops.run<BackupReport>('backup-postgres', opts.database ? { databases: opts.database } : {});
+      if (kind === 'base') return ops.run<BackupReport>('backup-base', {});
       if (kind === 'redis') return ops.run<BackupReport>('backup-redis', {});
       if (kind === 'config') return ops.run<BackupReport>('backup-config', {});
       return ops.run<BackupAllReport>('backup-all', {});

@@ -99,6 +99,6 @@ describe('tego-ops backup / backups', () => {
   it('rejects an unknown kind before contacting anything', async () => {
     const { code, stderr } = await tegoOps(['backup', 'mongodb']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/^error: command-argument value 'mongodb' is invalid for argument 'kind'\. Allowed choices are postgres, redis, config, all\./);
+    expect(stderr).toMatch(/^error: command-argument value 'mongodb' is invalid for argument 'kind'\. Allowed choices are postgres, base, redis, config, all\./);
   });
 });

@@ -19,8 +19,9 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: inventory.temporal.namespace });
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     const file = resolve(__dirname, '../fixtures/histories', `${name}.json`);
-    // The same JSON the Temporal UI and CLI download, so histories from production can be added too.
-    await writeFile(file, historyToJSON(history) + '\n');
+    // The history is the JSON the Temporal UI and CLI download; the workflow id is kept beside it
+    // because workflow code may use it (child workflow ids), and replay must see the same one.
+    await writeFile(file, `{"workflowId": ${JSON.stringify(workflowId)},\n "history": ${historyToJSON(history)}}\n`);
     console.log(`saved ${history.events?.length ?? 0} events to ${file}`);
   } finally {
     await connection.close();
