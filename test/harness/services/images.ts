@@ -62,3 +62,19 @@ async function sourceHash(): Promise<string> {
   for (const file of ['main.go', 'go.mod', 'Dockerfile']) hash.update(await readFile(join(sourceDir, file)));
   return hash.digest('hex').slice(0, 16);
 }
+
+/** A Redis image made from this machine's redis-server and its libraries (no registry to pull from). */
+export const RedisImage = 'tego-redis:sandbox';
+
+export async function buildRedisImage(docker: Docker, layout: SandboxLayout): Promise<void> {
+  if (await docker.getImage(RedisImage).inspect().then(() => true, () => false)) return;
+  const { stdout } = await run('ldd', ['/usr/bin/redis-server']);
+  const libraries = [...stdout.matchAll(/(\/\S+\.so[.\d]*)/g)].map((m) => m[1].replace(/^\//, ''));
+  const staging = join(layout.paths.images, 'redis');
+  await mkdir(join(staging, 'data'), { recursive: true });
+  await run('bash', [
+    '-o', 'pipefail', '-c',
+    `tar -ch -f - -C / usr/bin/redis-server ${libraries.join(' ')} -C ${staging} data | ` +
+      `docker import --change 'ENTRYPOINT ["/usr/bin/redis-server"]' - ${RedisImage}`,
+  ]);
+}
