@@ -2,10 +2,10 @@
 # the hosts whose Docker socket and files are mounted into it.
 FROM node:20-bookworm-slim
 
-# pg_dump/pg_restore/pg_basebackup for PostgreSQL work, zstd for backup compression, nginx for
-# `nginx -t` of rendered configs on the load-balancer host.
+# pg_dump/pg_basebackup/pg_receivewal for PostgreSQL work, redis-check-rdb (redis-tools) to check
+# and count Redis backups, zstd for compression, nginx for `nginx -t` of rendered configs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 zstd nginx-light ca-certificates \
+ && apt-get install -y --no-install-recommends postgresql-client-15 redis-tools zstd nginx-light ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

@@ -1,23 +1,14 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidInputError, OpsClient } from '../../client/ops-client';
 import { loadInventory } from '../../inventory/load';
 import { tegoOps as runCli } from '../harness/cli';
-import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+import { useSandbox } from '../harness/suite';
 
-const sandbox = inject('sandbox');
-const bundlePath = inject('workflowBundlePath');
-let worker: WorkerProcess;
+const { sandbox } = useSandbox();
 const tegoOps = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(sandbox, args, env);
-
-beforeAll(async () => {
-  worker = await startWorkerProcess(sandbox, { bundlePath });
-});
-afterAll(async () => {
-  await worker?.stop();
-});
 
 describe('tego-ops health', () => {
   it('prints the report as a table and exits 0 when all is healthy', async () => {

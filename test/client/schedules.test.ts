@@ -1,13 +1,11 @@
-import type { Client } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { BackupAllReport } from '../../workflows/backup-all';
 import { tegoOps } from '../harness/cli';
 import { waitUntil } from '../harness/daemon';
-import { sandboxClient } from '../harness/temporal-client';
-import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
+import { useSandbox } from '../harness/suite';
 
-const sandbox = inject('sandbox');
-const bundlePath = inject('workflowBundlePath');
+const suite = useSandbox();
+const { sandbox } = suite;
 const scheduleIds = [
   'tego-backup-daily',
   'tego-backup-retention-daily',
@@ -16,27 +14,18 @@ const scheduleIds = [
   'tego-wal-archive',
   'tego-backup-offsite-daily',
 ];
-let client: Client;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  client = await sandboxClient(sandbox);
-  worker = await startWorkerProcess(sandbox, { bundlePath });
-});
-
+// Runs before the suite's own teardown (hooks unwind in reverse), while its client is open.
 afterAll(async () => {
-  for (const id of scheduleIds) await client.schedule.getHandle(id).delete().catch(() => undefined);
+  for (const id of scheduleIds) await suite.client.schedule.getHandle(id).delete().catch(() => undefined);
   // The WAL watchdog may have fired meanwhile; its archiver must not outlive this file.
-  for await (const run of client.workflow.list({ query: `WorkflowId STARTS_WITH 'tego-wal-archive' AND ExecutionStatus = 'Running'` })) {
-    await client.workflow.getHandle(run.workflowId, run.runId).terminate('schedules test finished').catch(() => undefined);
+  for await (const run of suite.client.workflow.list({ query: `WorkflowId STARTS_WITH 'tego-wal-archive' AND ExecutionStatus = 'Running'` })) {
+    await suite.client.workflow.getHandle(run.workflowId, run.runId).terminate('schedules test finished').catch(() => undefined);
   }
-  await worker?.stop();
-  await client?.connection.close();
 });
 
 async function serverScheduleIds(): Promise<string[]> {
   const ids: string[] = [];
-  for await (const schedule of client.schedule.list()) ids.push(schedule.scheduleId);
+  for await (const schedule of suite.client.schedule.list()) ids.push(schedule.scheduleId);
   return ids.sort();
 }
 
@@ -51,11 +40,11 @@ describe('tego-ops schedules', () => {
     await waitUntil(async () => (await serverScheduleIds()).length === scheduleIds.length, 30_000, 500, 'the schedule list to show them');
     expect(await serverScheduleIds()).toEqual([...scheduleIds].sort());
 
-    const daily = await client.schedule.getHandle('tego-backup-daily').describe();
+    const daily = await suite.client.schedule.getHandle('tego-backup-daily').describe();
     expect(daily.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: false });
     expect(daily.spec.timezone).toBe('UTC');
     expect(daily.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 2, end: 2, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
-    const retention = await client.schedule.getHandle('tego-backup-retention-daily').describe();
+    const retention = await suite.client.schedule.getHandle('tego-backup-retention-daily').describe();
     expect(retention.policies.pauseOnFailure).toBe(true);
   });
 
@@ -71,7 +60,7 @@ describe('tego-ops schedules', () => {
   });
 
   it('runs a backup when the daily schedule is triggered by hand', async () => {
-    const handle = client.schedule.getHandle('tego-backup-daily');
+    const handle = suite.client.schedule.getHandle('tego-backup-daily');
     await handle.trigger();
     let started: { workflowId: string; firstExecutionRunId: string } | undefined;
     await waitUntil(
@@ -84,7 +73,7 @@ describe('tego-ops schedules', () => {
       250,
       'the schedule to start a run',
     );
-    const report = (await client.workflow.getHandle(started!.workflowId, started!.firstExecutionRunId).result()) as BackupAllReport;
+    const report = (await suite.client.workflow.getHandle(started!.workflowId, started!.firstExecutionRunId).result()) as BackupAllReport;
     expect(started!.workflowId).toMatch(/^tego-backup-daily-/);
     expect(report.failed).toEqual([]);
     expect(report.backups.map((b) => b.kind).sort()).toEqual(['config', 'config', 'postgres', 'redis']);
