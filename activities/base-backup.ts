@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import { extract } from 'tar-stream';
-import { backupObjectKey, walSegmentName, type StoredBackup } from '../inventory/backup-catalog';
+import { backupSource, backupObjectKey, walSegmentName, type StoredBackup } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
 import { compress, compressionExtension } from './compression';
 import type { ActivityDeps } from './deps';
@@ -36,12 +36,14 @@ export function createBaseBackupActivities(deps: ActivityDeps) {
       const key = backupObjectKey(deps.inventory, 'basebackup', backupId, `base.tar${compressionExtension[method]}`);
       const startedAt = new Date().toISOString();
       let rawBytes = 0;
+      let upload: ReturnType<typeof startUpload> | undefined;
       const s3 = createS3Client(deps);
       try {
         return await withProgressHeartbeat(
-          () => ({ phase: rawBytes ? 'done' : 'streaming' }),
+          () => ({ phase: rawBytes ? 'done' : 'streaming', storedBytes: upload?.meter.bytes ?? 0 }),
           async () => {
             await abortStaleUploads(s3, bucket, key);
+            const clusterBytes = await onPrimary(deps, 'SELECT sum(pg_database_size(datname))::text AS v FROM pg_database');
             const base = spawnPiped(
               'pg_basebackup',
               ['-h', node.address, '-p', String(node.port), '-U', pg.user, '--no-password', '-D', '-', '-Ft', '-X', 'none', '-c', 'fast'],
@@ -55,16 +57,24 @@ export function createBaseBackupActivities(deps: ActivityDeps) {
             base.child.stdout.pipe(toStore);
             base.child.stdout.pipe(toInspect);
             const compressed = compress({ stream: toStore }, deps.inventory.backup.compression);
-            const upload = startUpload({ s3, bucket, key, source: compressed.output, signal: Context.current().cancellationSignal });
+            upload = startUpload({
+              s3,
+              bucket,
+              key,
+              source: compressed.output,
+              signal: Context.current().cancellationSignal,
+              expectedBytes: Number(clusterBytes),
+            });
             const [, , stored, walRange] = await Promise.all([base.exited, compressed.done, upload.done, readWalRange(toInspect)]);
             rawBytes = compressed.rawBytes();
             const { timeline, startLsn, endLsn } = walRange;
-            await switchWal(deps);
+            // Closes the current WAL segment, so the archiver receives the one holding the backup's end point.
+            await onPrimary(deps, 'SELECT pg_switch_wal()::text AS v');
             return {
               object: { key, size: stored.size, sha256: stored.sha256 },
               rawSize: rawBytes,
               compression: method,
-              source: `postgres://${node.name}`,
+              source: backupSource.basebackup(node.name),
               startedAt,
               finishedAt: new Date().toISOString(),
               timeline,
@@ -99,12 +109,12 @@ async function readWalRange(tar: Readable): Promise<{ timeline: number; startLsn
   return { timeline: last.Timeline, startLsn: ranges[0]['Start-LSN'], endLsn: last['End-LSN'] };
 }
 
-/** Closes the current WAL segment, so the archiver receives the one holding the backup's end point. */
-async function switchWal(deps: ActivityDeps): Promise<void> {
+/** Runs one query on the primary, returning the single value it selects as `v`. */
+async function onPrimary(deps: ActivityDeps, query: string): Promise<string> {
   const node = postgresSettings(deps.inventory).nodes.find((n) => n.role === 'primary')!;
   const client = await connectToNode(deps, node);
   try {
-    await client.query('SELECT pg_switch_wal()');
+    return (await client.query<{ v: string }>(query)).rows[0].v;
   } finally {
     await client.end();
   }

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
+import { backupSource, backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped, toolVersions } from './child-process';
 import { assertLocalHost, type ActivityDeps } from './deps';
@@ -61,7 +61,7 @@ export function createConfigBackupActivities(deps: ActivityDeps) {
               object: { key: objectKey, size: stored.size, sha256: stored.sha256 },
               rawSize: raw.bytes,
               compression: 'gzip',
-              source: `files://${host}`,
+              source: backupSource.config(host),
               startedAt,
               finishedAt: new Date().toISOString(),
               keyId: encryption.keyId,

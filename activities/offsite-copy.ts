@@ -24,7 +24,7 @@ export function createOffsiteCopyActivities(deps: ActivityDeps) {
         if (present) return false;
         await abortStaleUploads(away, to, manifest.object.key);
         const source = await home.send(new GetObjectCommand({ Bucket: from, Key: manifest.object.key }));
-        const upload = startUpload({ s3: away, bucket: to, key: manifest.object.key, source: source.Body as Readable });
+        const upload = startUpload({ s3: away, bucket: to, key: manifest.object.key, source: source.Body as Readable, expectedBytes: manifest.object.size });
         const copied = await withProgressHeartbeat(() => ({ copiedBytes: upload.meter.bytes, of: manifest.object.size }), () => upload.done);
         if (copied.sha256 !== manifest.object.sha256 || copied.size !== manifest.object.size) {
           throw new Error(`off-site copy of ${manifest.object.key} has sha256 ${copied.sha256}, the manifest says ${manifest.object.sha256}`);

@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'pg';
-import { backupObjectKey, type StoredBackup, type StoredObject } from '../inventory/backup-catalog';
+import { backupSource, backupObjectKey, type StoredBackup, type StoredObject } from '../inventory/backup-catalog';
 import type { PostgresNode } from '../inventory/schema';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped, toolVersions } from './child-process';
@@ -62,13 +62,13 @@ export function createPostgresBackupActivities(deps: ActivityDeps) {
             progress.phase = 'counting rows';
             const rowCounts = await countRows(client);
             progress.phase = 'dumping';
-            const { object, rawSize } = await streamDump({ deps, node, database, snapshot: snapshot.id, s3, bucket, key, progress });
+            const { object, rawSize } = await streamDump({ deps, node, database, snapshot, s3, bucket, key, progress });
             progress.phase = 'done';
             return {
               object,
               rawSize,
               compression: method,
-              source: `postgres://${node.name}/${database}`,
+              source: backupSource.postgres(node.name, database),
               startedAt,
               finishedAt: new Date().toISOString(),
               serverVersion: snapshot.serverVersion,
@@ -106,14 +106,16 @@ async function connectToDatabase(deps: ActivityDeps, node: PostgresNode, databas
  * --snapshot, so the row counts and the dump see exactly the same data. The transaction stays open
  * until the connection ends, after the dump.
  */
-async function exportSnapshot(client: Client): Promise<{ id: string; lsn: string; serverVersion: string }> {
+async function exportSnapshot(client: Client): Promise<{ id: string; lsn: string; serverVersion: string; databaseBytes: number }> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   await client.query('SET LOCAL statement_timeout = 0');
-  const { rows } = await client.query<{ id: string; lsn: string; server_version: string }>(
+  const { rows } = await client.query<{ id: string; lsn: string; server_version: string; database_bytes: string }>(
     `SELECT pg_export_snapshot() AS id, pg_current_wal_lsn()::text AS lsn,
-            current_setting('server_version') AS server_version`,
+            current_setting('server_version') AS server_version,
+            pg_database_size(current_database()) AS database_bytes`,
   );
-  return { id: rows[0].id, lsn: rows[0].lsn, serverVersion: rows[0].server_version };
+  const [row] = rows;
+  return { id: row.id, lsn: row.lsn, serverVersion: row.server_version, databaseBytes: Number(row.database_bytes) };
 }
 
 /** Exact row count of every user table, keyed `schema.table`. */
@@ -138,7 +140,7 @@ async function streamDump(options: {
   deps: ActivityDeps;
   node: PostgresNode;
   database: string;
-  snapshot: string;
+  snapshot: { id: string; databaseBytes: number };
   s3: S3Client;
   bucket: string;
   key: string;
@@ -148,13 +150,14 @@ async function streamDump(options: {
   const pg = postgresSettings(deps.inventory);
   const dump = spawnPiped(
     'pg_dump',
-    ['-Fc', '-Z0', '--no-password', '--snapshot', options.snapshot, '-h', node.address, '-p', String(node.port), '-U', pg.user, '-d', database],
+    ['-Fc', '-Z0', '--no-password', '--snapshot', options.snapshot.id, '-h', node.address, '-p', String(node.port), '-U', pg.user, '-d', database],
     { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') },
   );
   dump.child.stdin.end();
   const compressed = compress({ stdoutOf: dump.child.stdout }, deps.inventory.backup.compression);
   const signal = Context.current().cancellationSignal;
-  const upload = startUpload({ s3, bucket, key, source: compressed.output, signal });
+  // A dump is rarely larger than the database itself; the guess only sizes the upload's parts.
+  const upload = startUpload({ s3, bucket, key, source: compressed.output, signal, expectedBytes: options.snapshot.databaseBytes });
   const meters = setInterval(() => {
     progress.storedBytes = upload.meter.bytes;
   }, 1000);

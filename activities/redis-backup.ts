@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Context } from '@temporalio/activity';
 import type Redis from 'ioredis';
-import { backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
+import { backupSource, backupObjectKey, type StoredBackup } from '../inventory/backup-catalog';
 import { spawnPiped, toolVersions } from './child-process';
 import { compress, compressionExtension } from './compression';
 import { assertLocalHost, type ActivityDeps } from './deps';
@@ -73,7 +73,7 @@ export function createRedisBackupActivities(deps: ActivityDeps) {
                 object: { key, size: stored.size, sha256: stored.sha256 },
                 rawSize: (await stat(rdb)).size,
                 compression: method,
-                source: `redis://${settings.address}:${settings.port}`,
+                source: backupSource.redis(settings.address, settings.port),
                 startedAt,
                 finishedAt: new Date().toISOString(),
                 redisVersion: version,

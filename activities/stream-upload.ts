@@ -5,8 +5,14 @@ import { AbortMultipartUploadCommand, ListMultipartUploadsCommand, type S3Client
 import { Upload } from '@aws-sdk/lib-storage';
 import type { StoredObject } from '../inventory/backup-catalog';
 
-/** Bytes per multipart part: large enough for throughput, small enough to keep memory flat. */
-const partSize = 16 * 1024 * 1024;
+/**
+ * Bytes per multipart part: 8 MiB keeps the worker's memory low (two parts in flight, one filling); an
+ * upload expected to be large gets larger parts, so it stays within S3's 10,000 parts with room to spare.
+ */
+export function multipartPartSize(expectedBytes = 0): number {
+  const mib = 1024 * 1024;
+  return Math.max(8 * mib, Math.ceil((expectedBytes * 2) / 10_000 / mib) * mib);
+}
 
 /** Counts bytes flowing through, and optionally hashes them, without holding any of them. */
 export class ByteMeter extends Transform {
@@ -45,12 +51,14 @@ export function startUpload(options: {
   key: string;
   source: Readable;
   signal?: AbortSignal;
+  /** A generous guess at the stored size (e.g. the database's size), to size the parts. */
+  expectedBytes?: number;
 }): { meter: ByteMeter; done: Promise<StoredObject> } {
   const meter = new ByteMeter(true);
   const upload = new Upload({
     client: options.s3,
     params: { Bucket: options.bucket, Key: options.key, Body: meter },
-    partSize,
+    partSize: multipartPartSize(options.expectedBytes),
     queueSize: 2,
     leavePartsOnError: false,
   });

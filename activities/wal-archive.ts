@@ -1,6 +1,7 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Context } from '@temporalio/activity';
 import { walKeyPrefix } from '../inventory/backup-catalog';
 import { runTool, spawnPiped } from './child-process';
@@ -8,7 +9,7 @@ import { compress, compressionExtension } from './compression';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { postgresSettings } from './postgres-connection';
 import { createS3Client, storageSettings } from './storage-client';
-import { startUpload } from './stream-upload';
+import { walChecksumMetadata } from './backup-catalog';
 
 export interface WalArchiveProgress {
   uploaded: number;
@@ -80,13 +81,23 @@ async function uploadCompleted(deps: ActivityDeps, s3: S3Client, staging: string
     // Already uploaded by a run that died before removing it: idempotent, upload once.
     const exists = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).then(() => true, () => false);
     if (!exists) {
+      // A segment is at most 16 MiB, so it is compressed in memory and its checksum is known before the
+      // upload starts: it travels as object metadata, which backupVerifyWorkflow checks later.
       const compressed = compress({ file: join(staging, file) }, deps.inventory.backup.compression);
-      await Promise.all([compressed.done, startUpload({ s3, bucket, key, source: compressed.output }).done]);
+      const [, body] = await Promise.all([compressed.done, readAll(compressed.output)]);
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, Metadata: { [walChecksumMetadata]: sha256 } }));
     }
     await rm(join(staging, file));
     progress.uploaded += 1;
     progress.lastSegment = file;
   }
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
 async function stopLeftoverReceiver(pidFile: string): Promise<void> {

@@ -93,11 +93,15 @@ async function main(): Promise<void> {
         database,
         sizeGiB: size / 2 ** 30,
         guide: guide.seconds,
+        guideCpu: guide.cpuSeconds,
         guideMiB: guideBytes / 2 ** 20,
         ours: ours.seconds,
+        oursCpu: ours.cpuSeconds,
         oursMiB: ours.result.backups[0].size / 2 ** 20,
         ceiling: ceiling.seconds,
+        ceilingCpu: ceiling.cpuSeconds,
         dumpAndCompress: compressed.seconds,
+        dumpAndCompressCpu: compressed.cpuSeconds,
         workerPeakRssMiB: await peakRssMiB(worker.child.pid!),
       });
     }
@@ -108,13 +112,15 @@ async function main(): Promise<void> {
     if (!options.keep) await stopSandbox(bench);
   }
 
-  console.log(`\nFull backup of the same database, one run (${execFileSync('nproc').toString().trim()} cores):\n`);
+  const cores = Number(execFileSync('nproc').toString().trim());
+  console.log(`\nFull backup of the same database, one run (${cores} cores; CPU = machine-wide busy CPU seconds):\n`);
   for (const r of results) {
     console.log(`${r.database}: ${r.sizeGiB.toFixed(2)} GiB on disk`);
-    console.log(`  (a) guide  pg_dump | gzip > file; upload   ${r.guide.toFixed(1)} s   ${r.guideMiB.toFixed(0)} MiB`);
-    console.log(`  (b) tego-ops postgresBackupWorkflow          ${r.ours.toFixed(1)} s   ${r.oursMiB.toFixed(0)} MiB`);
-    console.log(`  (c) ceiling pg_dump -Fc -Z0 > /dev/null      ${r.ceiling.toFixed(1)} s`);
-    console.log(`  (d) pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null ${r.dumpAndCompress.toFixed(1)} s   (compression alone, no upload)`);
+    console.log(`  (a) guide  pg_dump | gzip > file; upload   ${r.guide.toFixed(1)} s   CPU ${r.guideCpu.toFixed(1)} s   ${r.guideMiB.toFixed(0)} MiB`);
+    console.log(`  (b) tego-ops postgresBackupWorkflow          ${r.ours.toFixed(1)} s   CPU ${r.oursCpu.toFixed(1)} s   ${r.oursMiB.toFixed(0)} MiB`);
+    console.log(`  (c) ceiling pg_dump -Fc -Z0 > /dev/null      ${r.ceiling.toFixed(1)} s   CPU ${r.ceilingCpu.toFixed(1)} s`);
+    console.log(`  (d) pg_dump -Fc -Z0 | zstd -3 -T2 > /dev/null ${r.dumpAndCompress.toFixed(1)} s   CPU ${r.dumpAndCompressCpu.toFixed(1)} s   (compression alone, no upload)`);
+    console.log(`  floor for (b) on ${cores} cores: its CPU / cores = ${(r.oursCpu / cores).toFixed(1)} s, i.e. at best ${(r.ceiling / (r.oursCpu / cores)).toFixed(2)} of the ceiling's speed; (d) alone: ${(r.ceiling / (r.dumpAndCompressCpu / cores)).toFixed(2)}`);
     console.log(`  speed-up (b) vs (a): ${ratio(r.guide, r.ours)}   (b) vs ceiling (c): ${(r.ceiling / r.ours).toFixed(2)} of the dump's speed`);
     console.log(`  (b) vs (d): ${(r.dumpAndCompress / r.ours).toFixed(2)} of dump+compress speed, the rest is hashing and uploading`);
     console.log(`  size (b)/(a): ${(r.oursMiB / r.guideMiB).toFixed(2)}   worker peak RSS so far: ${r.workerPeakRssMiB} MiB`);

@@ -14,9 +14,10 @@ export function formatBackups(backups: BackupSummary[]): string {
 
 export function formatFreshness(kinds: BackupFreshness[]): string {
   return formatTable(
-    ['KIND', 'LATEST', 'AGE', 'COMPLETE', 'INCOMPLETE', 'STATUS'],
+    ['KIND', 'SOURCE', 'LATEST', 'AGE', 'COMPLETE', 'INCOMPLETE', 'STATUS'],
     kinds.map((k) => [
       k.kind,
+      k.source ?? '-',
       k.latest?.id ?? '-',
       k.ageHours === null ? '-' : `${k.ageHours} h`,
       String(k.complete),

@@ -30,6 +30,29 @@ export function walSegmentName(timeline: number, lsn: string): string {
   return `${hex(timeline)}${hex(high)}${hex(Math.floor(low / 0x1000000))}`;
 }
 
+/**
+ * What each kind of backup is taken of, named as its manifests' `source`: one name per database, per
+ * host with config files, and so on. Freshness is judged per source, so one database that stopped being
+ * backed up is not hidden by another that is.
+ */
+export const backupSource = {
+  postgres: (node: string, database: string) => `postgres://${node}/${database}`,
+  basebackup: (node: string) => `postgres://${node}`,
+  redis: (address: string, port: number) => `redis://${address}:${port}`,
+  config: (host: string) => `files://${host}`,
+};
+
+export function expectedBackupSources(inventory: Inventory): Record<BackupKind, string[]> {
+  const pg = inventory.postgres;
+  const primary = pg?.nodes.find((n) => n.role === 'primary');
+  return {
+    postgres: pg && primary ? (pg.databases ?? [pg.database]).map((db) => backupSource.postgres(primary.name, db)) : [],
+    basebackup: primary && inventory.backup.walArchive.enabled ? [backupSource.basebackup(primary.name)] : [],
+    redis: inventory.redis ? [backupSource.redis(inventory.redis.address, inventory.redis.port)] : [],
+    config: inventory.backup.configPaths.map((entry) => backupSource.config(entry.host)),
+  };
+}
+
 export function backupKindPrefix(inventory: Inventory, kind: BackupKind): string {
   return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}${kind}/`;
 }
@@ -88,4 +111,36 @@ export interface BackupManifest {
   details: Record<string, unknown>;
   /** Who ran it: workflow id and run id. */
   createdBy: { workflowId: string; runId: string };
+}
+
+/** A WAL segment's position in the stream, ignoring its timeline: log * 256 + segment (16 MiB segments). */
+function walSegmentPosition(name: string): number {
+  return parseInt(name.slice(8, 16), 16) * 0x100 + parseInt(name.slice(16, 24), 16);
+}
+
+function walSegmentAt(timeline: string, position: number): string {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return `${timeline}${hex(Math.floor(position / 0x100))}${hex(position % 0x100)}`;
+}
+
+/**
+ * Holes in an archived WAL chain from `from` to the newest segment: each a range of positions for which no
+ * segment (on any timeline) was archived. A restore cannot replay across a hole, so any hole after the
+ * oldest base backup breaks point-in-time recovery from there on. Segments before `from` are ignored.
+ * @returns ranges as "first..last" segment names (on `from`'s timeline), empty if the chain is whole
+ */
+export function findWalGaps(segments: string[], from: string): string[] {
+  const start = walSegmentPosition(from);
+  const present = new Set(segments.filter((s) => /^[0-9A-F]{24}$/.test(s)).map(walSegmentPosition));
+  const newest = Math.max(start, ...present);
+  const timeline = from.slice(0, 8);
+  const gaps: string[] = [];
+  for (let position = start; position <= newest; position++) {
+    if (present.has(position)) continue;
+    let last = position;
+    while (last + 1 <= newest && !present.has(last + 1)) last++;
+    gaps.push(`${walSegmentAt(timeline, position)}..${walSegmentAt(timeline, last)}`);
+    position = last;
+  }
+  return gaps;
 }

@@ -1,3 +1,4 @@
+import { expectedBackupSources, type BackupKind } from './backup-catalog';
 import type { Host, Inventory, Service } from './schema';
 
 /** Labels every container tego-ops manages carries; they tell logical hosts apart on a shared engine. */
@@ -84,7 +85,11 @@ export interface TopologyView {
   /** Hosts with config files to back up, and their queues. */
   configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
-  backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'> & { offsite: boolean };
+  backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'> & {
+    offsite: boolean;
+    /** What each kind of backup should exist of, as manifests name it. */
+    sources: Record<BackupKind, string[]>;
+  };
 }
 
 export function topologyView(inventory: Inventory): TopologyView {
@@ -129,6 +134,7 @@ export function topologyView(inventory: Inventory): TopologyView {
       retention: inventory.backup.retention,
       maxAgeHours: inventory.backup.maxAgeHours,
       offsite: Boolean(inventory.backup.offsite),
+      sources: expectedBackupSources(inventory),
     },
   };
 }

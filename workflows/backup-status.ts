@@ -10,9 +10,12 @@ const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
 
 export interface BackupFreshness {
   kind: string;
+  /** What is backed up (`postgres://pg1/tego_engine`); null for a kind with nothing configured or stored. */
+  source: string | null;
   latest: { id: string; finishedAt: string; size: number } | null;
   ageHours: number | null;
   complete: number;
+  /** Leftovers without a manifest, of the whole kind (they name no source). */
   incomplete: number;
   /** No backup, or the newest is older than backup.maxAgeHours. */
   stale: boolean;
@@ -20,30 +23,40 @@ export interface BackupFreshness {
 }
 
 /**
- * The last complete backup of each kind and its age; any kind with none, or older than
- * backup.maxAgeHours, is flagged — the warning pgBackRest users ask for.
+ * The last complete backup of each source of each kind — every database, every host's config files —
+ * and its age; any source the inventory names with none, or with one older than backup.maxAgeHours, is
+ * flagged: the warning pgBackRest users ask for. Sources no longer configured still show while backups
+ * of them remain.
  */
 export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promise<{ checkedAt: string; kinds: BackupFreshness[] }> {
   parseInput(BackupStatusInputSchema, input);
   const { backup } = await probe.describeTopology();
   const now = workflowInfo().runStartTime;
-  const kinds: BackupFreshness[] = [];
+  const rows: BackupFreshness[] = [];
   for (const kind of allBackupKinds) {
     const listing = await storage.listBackups(kind);
-    const newest = [...listing.complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt))[0];
-    const ageHours = newest ? Math.round(((now.getTime() - Date.parse(newest.finishedAt)) / 3_600_000) * 10) / 10 : null;
-    const stale = ageHours === null || ageHours > backup.maxAgeHours;
-    kinds.push({
-      kind,
-      latest: newest ? { id: newest.id, finishedAt: newest.finishedAt, size: newest.object.size } : null,
-      ageHours,
-      complete: listing.complete.length,
-      incomplete: listing.incomplete.length,
-      stale,
-      ...(stale
-        ? { problem: ageHours === null ? 'no complete backup' : `newest is ${ageHours} h old, over ${backup.maxAgeHours} h` }
-        : {}),
-    });
+    // `?.`: a topology recorded before sources were part of it (replayed history) names none.
+    const expected = backup.sources?.[kind] ?? [];
+    const sources: (string | null)[] = [...new Set([...expected, ...listing.complete.map((m) => m.source)])];
+    if (sources.length === 0) sources.push(null);
+    for (const source of sources) {
+      const ofSource = listing.complete.filter((m) => source === null || m.source === source);
+      const newest = [...ofSource].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt))[0];
+      const ageHours = newest ? Math.round(((now.getTime() - Date.parse(newest.finishedAt)) / 3_600_000) * 10) / 10 : null;
+      const stale = ageHours === null || ageHours > backup.maxAgeHours;
+      rows.push({
+        kind,
+        source,
+        latest: newest ? { id: newest.id, finishedAt: newest.finishedAt, size: newest.object.size } : null,
+        ageHours,
+        complete: ofSource.length,
+        incomplete: listing.incomplete.length,
+        stale,
+        ...(stale
+          ? { problem: ageHours === null ? 'no complete backup' : `newest is ${ageHours} h old, over ${backup.maxAgeHours} h` }
+          : {}),
+      });
+    }
   }
-  return { checkedAt: now.toISOString(), kinds };
+  return { checkedAt: now.toISOString(), kinds: rows };
 }

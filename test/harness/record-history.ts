@@ -6,18 +6,19 @@ import { loadInventory } from '../../inventory/load';
 
 /**
  * Saves the history of a finished workflow as a replay fixture:
- *   tsx test/harness/record-history.ts <workflowId> <fixture-name>
+ *   tsx test/harness/record-history.ts <workflowId> <fixture-name> [runId]
+ * (without a run id, the latest run; give one to keep a run that continued as new)
  * Replay tests run every fixture through today's workflow code, so a change that would break
  * running workflows fails in CI instead of in production.
  */
 async function main(): Promise<void> {
-  const [workflowId, name] = process.argv.slice(2);
+  const [workflowId, name, runId] = process.argv.slice(2);
   if (!workflowId || !name) throw new Error('usage: record-history.ts <workflowId> <fixture-name>');
   const inventory = await loadInventory();
   const connection = await Connection.connect({ address: inventory.temporal.address });
   try {
     const client = new Client({ connection, namespace: inventory.temporal.namespace });
-    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
     const file = resolve(__dirname, '../fixtures/histories', `${name}.json`);
     // The history is the JSON the Temporal UI and CLI download; the workflow id is kept beside it
     // because workflow code may use it (child workflow ids), and replay must see the same one.

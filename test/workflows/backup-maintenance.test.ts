@@ -14,7 +14,7 @@ const suite = useSandbox();
 const run = <T = unknown>(workflowType: string, input: unknown = {}) => suite.run<T>(workflowType, input);
 
 /** Writes a real (small) backup object and its manifest, finished `ageDays` ago. */
-async function seedBackup(id: string, ageDays: number, withManifest = true): Promise<void> {
+async function seedBackup(id: string, ageDays: number, withManifest = true, source = 'postgres://pg1/tego_engine'): Promise<void> {
   const body = Buffer.from(`dump of ${id}`);
   const key = `backups/postgres/${id}/tego_engine.dump.zst`;
   await suite.s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: key, Body: body }));
@@ -24,7 +24,7 @@ async function seedBackup(id: string, ageDays: number, withManifest = true): Pro
     formatVersion: 1,
     kind: 'postgres',
     id,
-    source: 'postgres://pg1/tego_engine',
+    source,
     startedAt: finishedAt,
     finishedAt,
     object: { key, size: body.length, sha256: createHash('sha256').update(body).digest('hex') },
@@ -88,20 +88,28 @@ describe('backupVerifyWorkflow', () => {
     const cause = (failure as WorkflowFailedError).cause;
     expect(cause).toMatchObject({ type: 'ChecksumMismatch' });
     expect(cause!.message).toMatch(
-      /^1 of 2 backups do not match their manifests: backups\/postgres\/tampered\/tego_engine\.dump\.zst: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}$/,
+      /^1 of 2 checks failed: backups\/postgres\/tampered\/tego_engine\.dump\.zst: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}$/,
     );
   });
 });
 
 describe('backupStatusWorkflow', () => {
-  it('shows the newest backup of each kind and its age, and flags kinds with none or too old', async () => {
+  it('shows the newest backup of each source and its age, and flags sources with none or too old', async () => {
     await seedBackup('recent', 0.25);
     await seedBackup('older', 3);
+    await seedBackup('retired-db', 3, true, 'postgres://pg1/retired');
     const { kinds } = await run<{ kinds: BackupFreshness[] }>('backupStatusWorkflow');
-    const postgres = kinds.find((k) => k.kind === 'postgres')!;
-    expect(postgres).toMatchObject({ latest: { id: 'recent' }, complete: 2, stale: false });
-    expect(postgres.ageHours).toBeCloseTo(6, 0);
-    expect(kinds.find((k) => k.kind === 'redis')).toMatchObject({ latest: null, stale: true, problem: 'no complete backup' });
+    const engine = kinds.find((k) => k.source === 'postgres://pg1/tego_engine')!;
+    expect(engine).toMatchObject({ kind: 'postgres', latest: { id: 'recent' }, complete: 2, stale: false });
+    expect(engine.ageHours).toBeCloseTo(6, 0);
+    // A fresh backup of one database does not hide a stale one of another.
+    expect(kinds.find((k) => k.source === 'postgres://pg1/retired')).toMatchObject({ latest: { id: 'retired-db' }, stale: true, problem: 'newest is 72 h old, over 26 h' });
+    // Every source the inventory names is listed, backed up or not.
+    expect(kinds.filter((k) => k.kind === 'config').map((k) => [k.source, k.problem])).toEqual([
+      ['files://host1', 'no complete backup'],
+      ['files://host2', 'no complete backup'],
+    ]);
+    expect(kinds.find((k) => k.kind === 'redis')).toMatchObject({ source: `redis://127.0.0.1:${suite.sandbox.portBase + 20}`, latest: null, stale: true });
 
     await emptyPrefix(suite.s3, 'backups/');
     await seedBackup('old', 2);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { walSegmentName } from '../../inventory/backup-catalog';
+import { findWalGaps, walSegmentName } from '../../inventory/backup-catalog';
 import { planIncompleteCleanup, planRetention } from '../../workflows/retention-policy';
 
 const now = new Date('2026-06-30T12:00:00Z');
@@ -59,5 +59,23 @@ describe('walSegmentName', () => {
     expect(walSegmentName(1, '0/3000148')).toBe('000000010000000000000003');
     expect(walSegmentName(1, '0/39000100')).toBe('000000010000000000000039');
     expect(walSegmentName(2, '1A/FF000000')).toBe('000000020000001A000000FF');
+  });
+});
+
+describe('findWalGaps', () => {
+  const seg = (log: number, n: number, tl = 1) => walSegmentName(tl, `${log.toString(16)}/${(n * 0x1000000).toString(16)}`);
+
+  it('finds nothing in a whole chain, across a log boundary and a timeline switch', () => {
+    expect(findWalGaps([seg(0, 0xfe), seg(0, 0xff), seg(1, 0), seg(1, 1, 2)], seg(0, 0xfe))).toEqual([]);
+  });
+
+  it('names each hole as a range, and ignores segments before the start', () => {
+    const archived = [seg(0, 1), seg(0, 3), seg(0, 4), seg(0, 8)];
+    expect(findWalGaps(archived, seg(0, 3))).toEqual([`${seg(0, 5)}..${seg(0, 7)}`]);
+    expect(findWalGaps(archived, seg(0, 1))).toEqual([`${seg(0, 2)}..${seg(0, 2)}`, `${seg(0, 5)}..${seg(0, 7)}`]);
+  });
+
+  it('reports a start that was never archived', () => {
+    expect(findWalGaps([seg(0, 5)], seg(0, 3))).toEqual([`${seg(0, 3)}..${seg(0, 4)}`]);
   });
 });

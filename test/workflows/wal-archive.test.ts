@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
 import { type Client, type WorkflowHandle } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,7 +13,9 @@ import { waitUntil } from '../harness/daemon';
 import { primaryClient } from '../harness/postgres-data';
 import { SecretEnv } from '../harness/sandbox-inventory';
 import { pgCtl, postgresRunAs } from '../harness/services/postgres';
+import { sandboxBucket } from '../harness/services/minio';
 import { downloadToFile, listKeys, readObjectText, sandboxS3 } from '../harness/storage';
+import type { VerifyReport } from '../../workflows/backup-verify';
 import { sandboxClient, uniqueId } from '../harness/temporal-client';
 import { startWorkerProcess, type WorkerProcess } from '../harness/worker-process';
 
@@ -32,6 +35,13 @@ beforeAll(async () => {
     workflowId: uniqueId('wal-archive'),
     args: [{ periodSeconds: 10 }],
   });
+  // Streaming before any base backup starts, so every base backup's WAL reaches the archive.
+  await waitUntil(
+    async () => (await sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'tego_wal_archive'`))[0]?.active === true,
+    60_000,
+    250,
+    'the archiver to stream through its slot',
+  );
 });
 
 afterAll(async () => {
@@ -165,5 +175,43 @@ describe('base backup + WAL archive', () => {
       250,
       'the replication slot to be released',
     );
+  });
+
+  it('verifies the archive: a whole chain passes, an altered segment and a hole are each named', async () => {
+    const verify = () =>
+      client.workflow.execute<(i: unknown) => Promise<VerifyReport>>('backupVerifyWorkflow', {
+        taskQueue: 'ops',
+        workflowId: uniqueId('backup-verify'),
+        args: [{ kinds: ['basebackup'] }],
+      });
+    const intact = await verify();
+    const walResults = intact.results.filter((r) => r.kind === 'wal');
+    expect(walResults[0].ok).toBe(true);
+    expect(walResults[0].id).toMatch(/^chain from [0-9A-F]{24}$/);
+    expect(walResults.length).toBeGreaterThan(2);
+    expect(intact.results.every((r) => r.ok)).toBe(true);
+
+    const segmentKeys = (await listKeys(s3, 'backups/wal/')).filter((k) => /\/[0-9A-F]{24}\.zst$/.test(k)).sort();
+    const victim = segmentKeys[Math.floor(segmentKeys.length / 2)];
+    const original = await s3.send(new GetObjectCommand({ Bucket: sandboxBucket, Key: victim }));
+    const originalBody = await original.Body!.transformToByteArray();
+    const restore = () => s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: victim, Body: originalBody, Metadata: original.Metadata }));
+    const failureOf = async () => {
+      const failure = await verify().catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'ChecksumMismatch' });
+      return (failure as WorkflowFailedError).cause!.message;
+    };
+    try {
+      await s3.send(new PutObjectCommand({ Bucket: sandboxBucket, Key: victim, Body: Buffer.from('not a segment'), Metadata: original.Metadata }));
+      expect(await failureOf()).toMatch(new RegExp(`^1 of \\d+ checks failed: ${victim.replace(/\./g, '\\.')}: sha256 [0-9a-f]{64} does not match the recorded [0-9a-f]{64}$`));
+
+      await s3.send(new DeleteObjectCommand({ Bucket: sandboxBucket, Key: victim }));
+      const segment = victim.split('/').pop()!.slice(0, 24);
+      expect(await failureOf()).toContain(`segments missing from the archive: ${segment}..${segment}`);
+    } finally {
+      await restore();
+    }
+    expect((await verify()).results.every((r) => r.ok)).toBe(true);
   });
 });
