@@ -1,4 +1,6 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import { Labels } from '../inventory/topology';
+import { ErrorType } from '../workflows/error-types';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { timedProbe, type ProbeResult } from './probe-result';
 
@@ -37,5 +39,37 @@ export function createDockerActivities(deps: ActivityDeps) {
       });
       return { engine, containers };
     },
+
+    /**
+     * Restarts one container (stop with the grace period, then start). Idempotent: a container started at
+     * or after `notBefore` (the step's start) was already restarted by an earlier attempt and is left alone.
+     * @throws ApplicationFailure `UnknownTarget` (non-retryable) when the container does not exist
+     */
+    async restartContainer({ host, container, notBefore, stopTimeoutSeconds }: RestartContainerInput): Promise<{ restarted: boolean; startedAt: string }> {
+      assertLocalHost(deps, host);
+      const handle = deps.docker(host).getContainer(container);
+      const inspect = () =>
+        handle.inspect().catch((err: { statusCode?: number }) => {
+          if (err.statusCode === 404) {
+            throw ApplicationFailure.nonRetryable(`container ${container} does not exist on ${host}`, ErrorType.UnknownTarget);
+          }
+          throw err;
+        });
+      const before = await inspect();
+      if (before.State.Running && Date.parse(before.State.StartedAt) >= Date.parse(notBefore)) {
+        return { restarted: false, startedAt: before.State.StartedAt };
+      }
+      await handle.restart({ t: stopTimeoutSeconds });
+      return { restarted: true, startedAt: (await inspect()).State.StartedAt };
+    },
   };
+}
+
+export interface RestartContainerInput {
+  host: string;
+  container: string;
+  /** ISO time the restart step began: a container started since then needs no second restart. */
+  notBefore: string;
+  /** Seconds Docker waits after SIGTERM before SIGKILL, for the app to drain. */
+  stopTimeoutSeconds: number;
 }

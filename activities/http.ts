@@ -1,3 +1,5 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { ErrorType } from '../workflows/error-types';
 import { timedProbe, type ProbeResult } from './probe-result';
 
 export interface HttpProbeInput {
@@ -5,25 +7,39 @@ export interface HttpProbeInput {
   timeoutMs: number;
 }
 
+/** GETs a health URL; up on 2xx. Reports the version and instance the demo/app body names. */
+function probeHttp({ url, timeoutMs }: HttpProbeInput): Promise<ProbeResult> {
+  return timedProbe(async () => {
+    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = await response.text();
+    const fields = parseJsonObject(body);
+    const detail = {
+      httpStatus: response.status,
+      version: typeof fields.version === 'string' ? fields.version : null,
+      instance: typeof fields.instance === 'string' ? fields.instance : null,
+    };
+    if (!response.ok) {
+      const why = typeof fields.reason === 'string' ? fields.reason : body.slice(0, 200).trim();
+      return { status: 'down', reason: `HTTP ${response.status}${why ? `: ${why}` : ''}`, detail };
+    }
+    return { status: 'up', detail };
+  });
+}
+
 export function createHttpActivities() {
   return {
-    /** GETs a health URL; up on 2xx. Reports the version and instance the demo/app body names. */
-    async probeHttp({ url, timeoutMs }: HttpProbeInput): Promise<ProbeResult> {
-      return timedProbe(async () => {
-        const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-        const body = await response.text();
-        const fields = parseJsonObject(body);
-        const detail = {
-          httpStatus: response.status,
-          version: typeof fields.version === 'string' ? fields.version : null,
-          instance: typeof fields.instance === 'string' ? fields.instance : null,
-        };
-        if (!response.ok) {
-          const why = typeof fields.reason === 'string' ? fields.reason : body.slice(0, 200).trim();
-          return { status: 'down', reason: `HTTP ${response.status}${why ? `: ${why}` : ''}`, detail };
-        }
-        return { status: 'up', detail };
-      });
+    probeHttp,
+
+    /**
+     * A health gate: returns when `url` answers 2xx, throws (retryably) while it does not. The workflow's
+     * retry policy and schedule-to-close timeout make it a wait with a deadline.
+     */
+    async requireHealthy({ url, timeoutMs }: HttpProbeInput): Promise<ProbeResult> {
+      const result = await probeHttp({ url, timeoutMs });
+      if (result.status !== 'up') {
+        throw ApplicationFailure.retryable(`${url} is not healthy: ${result.reason ?? result.status}`, ErrorType.NotHealthyYet);
+      }
+      return result;
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createBackupCatalogActivities } from './backup-catalog';
 import { createBaseBackupActivities } from './base-backup';
+import { createChangeRecordActivities } from './change-records';
 import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
@@ -25,6 +26,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createBackupCatalogActivities(deps),
     ...createBaseBackupActivities(deps),
     ...createOffsiteCopyActivities(deps),
+    ...createChangeRecordActivities(deps),
   };
 }
 

@@ -30,7 +30,8 @@ const options = new Command()
   .parse()
   .opts<{ rows: string; smallRows: string; keep: boolean }>();
 
-const bench = { stateDir: '/tmp/tego-bench', portBase: 40000, containerNamePrefix: 'bench-' };
+// Below 32768: ports above are the kernel's ephemeral range, where an outgoing connection may take one first.
+const bench = { stateDir: '/tmp/tego-bench', portBase: 24000, containerNamePrefix: 'bench-' };
 
 async function databaseSize(sandbox: SandboxState, name: string): Promise<number> {
   const db = primaryClient(sandbox, name);
@@ -52,7 +53,7 @@ function sh(command: string, env: NodeJS.ProcessEnv): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  console.log('[bench] starting a sandbox on ports 40000+ ...');
+  console.log('[bench] starting a sandbox on ports 24000+ ...');
   const { state: sandbox } = await startSandbox(bench);
   const env = { ...process.env, PGPASSWORD: sandbox.env[SecretEnv.postgresPassword] };
   const s3 = sandboxS3(sandbox);

@@ -10,11 +10,12 @@ import type { BackupReport } from '../workflows/postgres-backup';
 import { formatBackups, formatFreshness, formatRetention, formatVerify } from './format-backups';
 import { formatHealthReport } from './format-health';
 import { formatTable } from './format-table';
+import { defaultRequester, ExitCode, registerRunCommands } from './cli-runs';
+import { parseCodecServerTokens, startCodecServer } from './codec-server';
 import { InvalidInputError, OpsClient } from './ops-client';
-import { applySchedules, listSchedules } from './schedules';
+import { payloadCodecFromEnv, PayloadEncryptionError } from './payload-codec';
+import { applySchedules, deleteSchedule, listSchedules, pauseSchedule, triggerSchedule, unpauseSchedule } from './schedules';
 
-/** Exit codes scripts can rely on. */
-export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 
 const program = new Command()
   .name('tego-ops')
@@ -94,7 +95,7 @@ backups
   .option('--dry-run', 'only list what would be deleted', false)
   .option('--json', 'print as JSON', false)
   .action(async (opts: { dryRun: boolean; json: boolean }) => {
-    const report = await withClient((ops) => ops.run<RetentionReport>('backup-retention', { dryRun: opts.dryRun }));
+    const report = await withClient((ops) => ops.run<RetentionReport>('backup-retention', { dryRun: opts.dryRun }, { requestedBy: defaultRequester() }));
     print(opts.json, report, formatRetention);
   });
 
@@ -122,6 +123,54 @@ schedules
     );
   });
 
+const scheduleActions: [string, string, (ops: OpsClient, id: string, note: string) => Promise<void>][] = [
+  ['pause', 'pause a schedule (runs stop until unpaused)', (ops, id, note) => pauseSchedule(ops.temporal, id, note)],
+  ['unpause', 'unpause a schedule', (ops, id, note) => unpauseSchedule(ops.temporal, id, note)],
+  ['trigger', 'run a schedule\'s workflow now (its overlap policy applies)', (ops, id) => triggerSchedule(ops.temporal, id)],
+  ['delete', 'delete a schedule (`schedules apply` creates it again)', (ops, id) => deleteSchedule(ops.temporal, id)],
+];
+for (const [name, description, act] of scheduleActions) {
+  schedules
+    .command(name)
+    .description(description)
+    .argument('<schedule-id>', 'e.g. tego-backup-daily (see `schedules list`)')
+    .option('--note <text>', 'why, shown on the schedule', `${name} by ${defaultRequester()}`)
+    .action(async (id: string, opts: { note: string }) => {
+      await withClient((ops) => act(ops, id, opts.note));
+      console.log(`${name}: ${id}`);
+    });
+}
+
+registerRunCommands(program, withClient);
+
+program
+  .command('codec-server')
+  .description('serve /encode and /decode with the payload keys, so people holding a token read encrypted payloads (Temporal UI codec endpoint, temporal --codec-endpoint)')
+  .option('--port <port>', 'port to listen on (0: any free one)', '8888')
+  .option('--host <address>', 'address to listen on', '127.0.0.1')
+  .option('--ui-origin <origin>', 'the Temporal UI origin browsers call from', 'http://127.0.0.1:8233')
+  .action(async (opts: { port: string; host: string; uiOrigin: string }) => {
+    const inventory = await loadInventory(program.opts<{ config: string }>().config);
+    const encryption = inventory.temporal.payloadEncryption;
+    if (!encryption?.codecServerTokensEnv) {
+      throw new InvalidInputError(['temporal.payloadEncryption.keysEnv and .codecServerTokensEnv must be set in the inventory to serve a codec']);
+    }
+    const tokens = process.env[encryption.codecServerTokensEnv];
+    if (!tokens) throw new InvalidInputError([`environment variable ${encryption.codecServerTokensEnv} (temporal.payloadEncryption.codecServerTokensEnv) is not set`]);
+    const server = await startCodecServer({
+      codec: payloadCodecFromEnv(encryption.keysEnv)!,
+      port: Number(opts.port),
+      host: opts.host,
+      allowedOrigin: opts.uiOrigin,
+      tokens: parseCodecServerTokens(tokens, encryption.codecServerTokensEnv),
+    });
+    console.log(`codec server listening on ${server.url} (for the UI at ${opts.uiOrigin}); Ctrl-C stops it`);
+    await new Promise<void>((resolve) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
+    });
+    await server.close();
+  });
+
 function parseList(value: string): string[] {
   const items = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new InvalidArgumentError('expected a comma-separated list');
@@ -129,7 +178,7 @@ function parseList(value: string): string[] {
 }
 
 program.parseAsync().catch((err: unknown) => {
-  if (err instanceof InventoryError || err instanceof InvalidInputError) {
+  if (err instanceof InventoryError || err instanceof InvalidInputError || err instanceof PayloadEncryptionError) {
     console.error(err.message);
     process.exit(ExitCode.usage);
   }

@@ -2,8 +2,22 @@ import { randomBytes } from 'node:crypto';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { formatIssues } from '../inventory/format-issues';
 import type { Inventory } from '../inventory/schema';
+import type { ChangeRecord } from '../activities/change-records';
+import {
+  abortSignal,
+  approveSignal,
+  changeStatusQuery,
+  pauseSignal,
+  rejectSignal,
+  resumeSignal,
+  type ChangeStatus,
+  type Decision,
+} from '../workflows/change-signals';
 import type { HealthReport } from '../workflows/health-report';
-import { WorkflowKinds, type WorkflowInput, type WorkflowKind } from './workflow-kinds';
+import { progressQuery, type Progress } from '../workflows/progress';
+import { RunSearchAttributes } from '../workflows/run-labels';
+import { dataConverterFor } from './payload-codec';
+import { isManagedChange, WorkflowKinds, type WorkflowInput, type WorkflowKind } from './workflow-kinds';
 
 /** Input rejected before anything was started; `issues` has one field-level line per problem. */
 export class InvalidInputError extends Error {
@@ -28,48 +42,109 @@ export class OpsClient {
   ) {}
 
   /**
-   * Connects to the Temporal server the inventory names.
+   * Connects to the Temporal server the inventory names, encrypting payloads when the inventory says so.
+   * @param env where the payload keys are read from (`temporal.payloadEncryption.keysEnv`)
    * @throws Error naming the address when the server does not answer.
+   * @throws PayloadEncryptionError when encryption is configured but its keys are missing or invalid.
    */
-  static async connect(inventory: Inventory): Promise<OpsClient> {
+  static async connect(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): Promise<OpsClient> {
     const { address, namespace } = inventory.temporal;
+    const dataConverter = dataConverterFor(inventory, env);
     let connection: Connection;
     try {
       connection = await Connection.connect({ address, connectTimeout: 5000 });
     } catch (err) {
       throw new Error(`cannot reach the Temporal server at ${address}: ${(err as Error).message}`);
     }
-    return new OpsClient(new Client({ connection, namespace }), inventory);
+    return new OpsClient(new Client({ connection, namespace, dataConverter }), inventory);
   }
 
   /**
-   * Validates `input` with the kind's schema and starts the workflow on the shared task queue.
+   * Validates `input` with the kind's schema and starts the workflow on the shared task queue, labelled
+   * for the UI (kind and requester as search attributes, a one-line summary). For a managed change,
+   * `requestedBy` is filled in from the options when the input names nobody.
    * @throws InvalidInputError before starting anything when the input is invalid.
    */
   async start<K extends WorkflowKind>(
     kind: K,
     input: WorkflowInput<K>,
-    options: { workflowId?: string } = {},
+    options: { workflowId?: string; requestedBy?: string } = {},
   ): Promise<WorkflowHandle> {
     const spec = WorkflowKinds[kind];
-    const parsed = spec.inputSchema.safeParse(input ?? {});
+    const args = (
+      isManagedChange(kind) && options.requestedBy && !(input as { requestedBy?: string } | undefined)?.requestedBy
+        ? { ...(input ?? {}), requestedBy: options.requestedBy }
+        : (input ?? {})
+    );
+    const parsed = spec.inputSchema.safeParse(args);
     if (!parsed.success) throw new InvalidInputError(formatIssues(parsed.error));
+    const requestedBy = (args as { requestedBy?: string }).requestedBy;
     return this.temporal.workflow.start(spec.workflowType, {
       taskQueue: this.inventory.temporal.taskQueue,
       workflowId: options.workflowId ?? newWorkflowId(kind),
-      args: [input ?? {}],
+      args: [args],
+      typedSearchAttributes: [
+        { key: RunSearchAttributes.kind, value: kind },
+        ...(requestedBy ? [{ key: RunSearchAttributes.requestedBy, value: requestedBy }] : []),
+      ],
+      staticSummary: `${kind}${requestedBy ? ` by ${requestedBy}` : ''}`,
+      staticDetails: spec.description,
     });
   }
 
   /** Starts a workflow and waits for its result. */
-  async run<R = unknown, K extends WorkflowKind = WorkflowKind>(kind: K, input: WorkflowInput<K>): Promise<R> {
-    const handle = await this.start(kind, input);
+  async run<R = unknown, K extends WorkflowKind = WorkflowKind>(kind: K, input: WorkflowInput<K>, options: { requestedBy?: string } = {}): Promise<R> {
+    const handle = await this.start(kind, input, options);
     return (await handle.result()) as R;
   }
 
   /** Runs a health check and waits for its report. */
   async checkHealth(input: WorkflowInput<'health'> = {}): Promise<HealthReport> {
     return this.run<HealthReport>('health', input);
+  }
+
+  /** Starts a rolling restart of a service (a managed change: approval, window and record apply). */
+  async startRestartService(input: WorkflowInput<'restart-service'>, options: { workflowId?: string; requestedBy?: string } = {}): Promise<WorkflowHandle> {
+    return this.start('restart-service', input, options);
+  }
+
+  /** The change log, newest first. */
+  async listChanges(query: WorkflowInput<'changes'> = {}): Promise<ChangeRecord[]> {
+    return this.run<ChangeRecord[]>('changes', query);
+  }
+
+  /** Approves a change waiting for approval; `by` must be one of its approvers (or anyone but the requester). */
+  async approve(workflowId: string, decision: Decision): Promise<void> {
+    await this.handle(workflowId).signal(approveSignal, decision);
+  }
+
+  /** Rejects a change waiting for approval: it ends without changing anything. */
+  async reject(workflowId: string, decision: Decision): Promise<void> {
+    await this.handle(workflowId).signal(rejectSignal, decision);
+  }
+
+  /** Holds a change before its next step (the running step finishes). */
+  async pause(workflowId: string, decision: Decision): Promise<void> {
+    await this.handle(workflowId).signal(pauseSignal, decision);
+  }
+
+  async resume(workflowId: string, decision: Decision): Promise<void> {
+    await this.handle(workflowId).signal(resumeSignal, decision);
+  }
+
+  /** Stops a change before its next step and undoes what it did. */
+  async abort(workflowId: string, decision: Decision): Promise<void> {
+    await this.handle(workflowId).signal(abortSignal, decision);
+  }
+
+  /** The steps a run has done and what it is doing now (every tego-ops workflow answers this). */
+  async progress(workflowId: string): Promise<Progress> {
+    return this.handle(workflowId).query(progressQuery);
+  }
+
+  /** Approval, window and pause state of a managed change. */
+  async changeStatus(workflowId: string): Promise<ChangeStatus> {
+    return this.handle(workflowId).query(changeStatusQuery);
   }
 
   handle(workflowId: string): WorkflowHandle {

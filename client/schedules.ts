@@ -1,5 +1,8 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Inventory } from '../inventory/schema';
+import { RunSearchAttributes } from '../workflows/run-labels';
+import { InvalidInputError } from './ops-client';
+import { kindOfWorkflowType } from './workflow-kinds';
 
 /** One schedule tego-ops keeps on the server, described declaratively. */
 export interface ScheduleDefinition {
@@ -37,7 +40,7 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
       id: 'tego-backup-retention-daily',
       description: 'delete backups past their retention, keeping the floor',
       workflowType: 'backupRetentionWorkflow',
-      input: {},
+      input: { requestedBy: 'schedule:tego-backup-retention-daily' },
       at: later(90),
       // Deleting is the one job whose failure should stop it until a person has looked.
       pauseOnFailure: true,
@@ -102,6 +105,11 @@ function toScheduleOptions(definition: ScheduleDefinition, inventory: Inventory)
       args: [definition.input],
       taskQueue: inventory.temporal.taskQueue,
       workflowId: definition.id,
+      typedSearchAttributes: [
+        { key: RunSearchAttributes.kind, value: kindOfWorkflowType(definition.workflowType) ?? definition.workflowType },
+        { key: RunSearchAttributes.requestedBy, value: `schedule:${definition.id}` },
+      ],
+      staticSummary: `${definition.description} (schedule ${definition.id})`,
     },
     policies: {
       overlap: ScheduleOverlapPolicy.SKIP,
@@ -171,4 +179,35 @@ export async function listSchedules(client: Client, inventory: Inventory): Promi
     });
   }
   return statuses;
+}
+
+/** The handle of a schedule tego-ops defines, or a clear error naming the ones there are. */
+async function existingSchedule(client: Client, id: string) {
+  const handle = client.schedule.getHandle(id);
+  try {
+    await handle.describe();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
+    const known: string[] = [];
+    for await (const schedule of client.schedule.list()) known.push(schedule.scheduleId);
+    throw new InvalidInputError([`no schedule "${id}" on the server (schedules: ${known.sort().join(', ') || 'none; run `tego-ops schedules apply`'})`]);
+  }
+  return handle;
+}
+
+export async function pauseSchedule(client: Client, id: string, note: string): Promise<void> {
+  await (await existingSchedule(client, id)).pause(note);
+}
+
+export async function unpauseSchedule(client: Client, id: string, note: string): Promise<void> {
+  await (await existingSchedule(client, id)).unpause(note);
+}
+
+/** Runs the schedule's workflow now, as if its time had come; SKIP still applies if one is running. */
+export async function triggerSchedule(client: Client, id: string): Promise<void> {
+  await (await existingSchedule(client, id)).trigger();
+}
+
+export async function deleteSchedule(client: Client, id: string): Promise<void> {
+  await (await existingSchedule(client, id)).delete();
 }

@@ -5,11 +5,13 @@ import {
   BackupStatusInputSchema,
   BackupVerifyInputSchema,
   BaseBackupInputSchema,
+  ChangesInputSchema,
   OffsiteCopyInputSchema,
   ConfigBackupInputSchema,
   HealthCheckInputSchema,
   PostgresBackupInputSchema,
   RedisBackupInputSchema,
+  RestartServiceInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -71,9 +73,30 @@ export const WorkflowKinds = {
   'backup-status': {
     workflowType: 'backupStatusWorkflow',
     inputSchema: BackupStatusInputSchema,
-    description: 'the newest complete backup of each kind and its age',
+    description: 'the newest complete backup of each source and its age',
+  },
+  'restart-service': {
+    workflowType: 'restartServiceWorkflow',
+    inputSchema: RestartServiceInputSchema,
+    description: "restart a service's containers one at a time, each healthy before the next (a managed change)",
+  },
+  changes: {
+    workflowType: 'changesWorkflow',
+    inputSchema: ChangesInputSchema,
+    description: 'the change log: every managed change, newest first',
   },
 } as const satisfies Record<string, { workflowType: string; inputSchema: z.ZodType; description: string }>;
 
 export type WorkflowKind = keyof typeof WorkflowKinds;
+
+/** The kind whose workflow type is `workflowType`, for runs started elsewhere (UI, schedules). */
+export function kindOfWorkflowType(workflowType: string): WorkflowKind | undefined {
+  return (Object.keys(WorkflowKinds) as WorkflowKind[]).find((kind) => WorkflowKinds[kind].workflowType === workflowType);
+}
+
+/** Kinds that change infrastructure: they accept approval, window, requestedBy, changeId and reason. */
+export function isManagedChange(kind: WorkflowKind): boolean {
+  const schema = WorkflowKinds[kind].inputSchema;
+  return 'shape' in schema && 'requestedBy' in schema.shape;
+}
 export type WorkflowInput<K extends WorkflowKind> = z.input<(typeof WorkflowKinds)[K]['inputSchema']>;

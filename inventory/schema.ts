@@ -268,6 +268,23 @@ export const TemporalSchema = z
     namespace: z.string().default('default'),
     /** The shared task queue: workflows and activities that need no particular host. */
     taskQueue: z.string().default('ops'),
+    /**
+     * Encrypts every payload (inputs, results, activity arguments, heartbeats, memos) before it
+     * reaches the Temporal server, with AES-256-GCM (client/payload-codec.ts). Worker and client
+     * both need the keys. Off when absent.
+     */
+    payloadEncryption: z
+      .object({
+        /**
+         * Variable holding the keys as `id:base64key[,id:base64key...]` (32-byte keys): the LAST one
+         * encrypts, all of them decrypt, so a key is rotated by appending a new one.
+         */
+        keysEnv: envVarName,
+        /** Variable holding the bearer token(s) of the codec server the Temporal UI and CLI use, comma-separated. */
+        codecServerTokensEnv: envVarName.optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -12,8 +12,9 @@ say() { printf '[setup] %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------------------------
 # docker.io: the engine the deploy workflows drive; docker-compose: validates docker-compose.yml;
 # postgresql-15: primary + replica servers and pg_dump/pg_basebackup; redis-server, nginx-light,
-# zstd: the rest of the sandbox and the backup compressor.
-packages=(docker.io docker-compose postgresql-15 postgresql-client-15 redis-server nginx-light zstd)
+# zstd: the rest of the sandbox and the backup compressor; chromium: the headless browser the UI tests
+# (test/ui) drive with playwright-core, which cannot download a browser of its own here.
+packages=(docker.io docker-compose postgresql-15 postgresql-client-15 redis-server nginx-light zstd chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -1,5 +1,6 @@
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDeps, createHostActivities, createSharedActivities } from '../activities';
+import { dataConverterFor } from '../client/payload-codec';
 import type { Inventory } from '../inventory/schema';
 import { findHost, hostTaskQueue } from '../inventory/topology';
 import { createLogger, TemporalLogAdapter } from './logger';
@@ -37,10 +38,13 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
 
   const { inventory } = options;
   options.hosts.forEach((h) => findHost(inventory, h));
+  // Before connecting: a worker whose inventory asks for encryption but lacks the keys must not start.
+  const dataConverter = dataConverterFor(inventory);
   const connection = await NativeConnection.connect({ address: inventory.temporal.address });
   const common = {
     connection,
     namespace: inventory.temporal.namespace,
+    dataConverter,
     interceptors: { activity: [metrics.activityInterceptor] },
     shutdownGraceTime: '20 seconds',
   } satisfies Partial<WorkerOptions>;

@@ -31,4 +31,22 @@ export const ActivityPresets = {
     startToCloseTimeout: '2 minutes',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 20 },
   },
+  /**
+   * Change-record writes. A change is not begun unrecorded: if the database stays unreachable for ten
+   * minutes the workflow fails before its first step (or, at the end, reports the record it could not write).
+   */
+  record: {
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  },
+  /**
+   * Health gates: the activity throws NotHealthyYet until the target answers, and these retries are the
+   * wait, with schedule-to-close as its deadline (set per call from the service's own timeout).
+   */
+  healthGate: {
+    startToCloseTimeout: '15 seconds',
+    scheduleToCloseTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', backoffCoefficient: 1.5, maximumInterval: '5 seconds' },
+  },
 } as const satisfies Record<string, ActivityOptions>;

@@ -5,6 +5,7 @@ import { ErrorType } from './error-types';
 import { BackupAllInputSchema, type BackupAllInput } from './inputs';
 import { postgresBackupWorkflow, type BackupReport } from './postgres-backup';
 import { redisBackupWorkflow } from './redis-backup';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
 export interface BackupAllReport {
@@ -18,6 +19,7 @@ export interface BackupAllReport {
  */
 export async function backupAllWorkflow(input: BackupAllInput = {}): Promise<BackupAllReport> {
   const { skip } = parseInput(BackupAllInputSchema, input);
+  const progress = beginRun({ kind: 'backup-all', target: skip?.length ? `all but ${skip.join(',')}` : 'all' });
   const { workflowId } = workflowInfo();
   const parts: [string, () => Promise<BackupReport>][] = [
     ['postgres', () => executeChild(postgresBackupWorkflow, { workflowId: `${workflowId}/postgres`, args: [{}] })],
@@ -25,7 +27,7 @@ export async function backupAllWorkflow(input: BackupAllInput = {}): Promise<Bac
     ['config', () => executeChild(configBackupWorkflow, { workflowId: `${workflowId}/config`, args: [{}] })],
   ];
   const chosen = parts.filter(([part]) => !skip?.includes(part as 'postgres' | 'redis' | 'config'));
-  const results = await Promise.allSettled(chosen.map(([, run]) => run()));
+  const results = await Promise.allSettled(chosen.map(([part, run]) => progress.step(`back up ${part} (child workflow)`, run)));
   const report: BackupAllReport = { backups: [], failed: [] };
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') report.backups.push(...result.value.backups);

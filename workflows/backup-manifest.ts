@@ -3,6 +3,7 @@ import type { ConfigBackupResult } from '../activities/config-backup';
 import type { DumpDatabaseResult } from '../activities/postgres-backup';
 import type { RedisBackupResult } from '../activities/redis-backup';
 import type { BackupKind, BackupManifest, StoredBackup } from '../inventory/backup-catalog';
+import { formatBytes } from './health-report';
 
 /**
  * Manifests: written after the object they describe, and the proof a backup is complete.
@@ -72,4 +73,9 @@ export function summarizeBackup(manifest: BackupManifest): BackupSummary {
     sha256: manifest.object.sha256,
     seconds: (Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000,
   };
+}
+
+/** A progress line for a stored object: "522 MiB stored (1.3 GiB raw)". */
+export function describeStored(backup: StoredBackup): string {
+  return `${formatBytes(backup.object.size)} stored (${formatBytes(backup.rawSize)} raw)`;
 }

@@ -2,6 +2,7 @@ import { proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { BackupStatusInputSchema, type BackupStatusInput } from './inputs';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 import { allBackupKinds } from '../inventory/backup-catalog';
 
@@ -30,6 +31,7 @@ export interface BackupFreshness {
  */
 export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promise<{ checkedAt: string; kinds: BackupFreshness[] }> {
   parseInput(BackupStatusInputSchema, input);
+  beginRun({ kind: 'backup-status', target: 'backups' });
   const { backup } = await probe.describeTopology();
   const now = workflowInfo().runStartTime;
   const rows: BackupFreshness[] = [];

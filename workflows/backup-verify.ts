@@ -4,6 +4,7 @@ import type { VerifyResult } from '../activities/backup-catalog';
 import { ActivityPresets } from './activity-options';
 import { ErrorType } from './error-types';
 import { BackupVerifyInputSchema, type BackupVerifyInput } from './inputs';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 import { allBackupKinds, BackupKind } from '../inventory/backup-catalog';
 
@@ -23,13 +24,14 @@ export interface VerifyReport {
  */
 export async function backupVerifyWorkflow(input: BackupVerifyInput = {}): Promise<VerifyReport> {
   const { kinds, latestOnly } = parseInput(BackupVerifyInputSchema, input);
+  const progress = beginRun({ kind: 'backup-verify', target: kinds?.join(',') ?? 'all' });
   const results: VerifyResult[] = [];
   const oldestBaseSegment: string[] = [];
   for (const kind of kinds ?? allBackupKinds) {
     const { complete } = await storage.listBackups(kind);
     const newestFirst = [...complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
     for (const manifest of latestOnly ? newestFirst.slice(0, 1) : newestFirst) {
-      results.push(await transfer.verifyBackupObject(manifest));
+      results.push(await progress.step(`verify ${kind}/${manifest.id}`, () => transfer.verifyBackupObject(manifest), (r) => (r.ok ? 'ok' : r.problem!)));
     }
     if (kind === BackupKind.basebackup && complete.length > 0) {
       oldestBaseSegment.push(...complete.map((m) => String(m.details.startSegment)).sort().slice(0, 1));
@@ -38,7 +40,8 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput = {}): Promi
   // patched: runs started before WAL verification existed replay without it.
   const checksWal = patched('verify-wal-archive') && (kinds ?? allBackupKinds).includes(BackupKind.basebackup);
   if (checksWal && (await probe.describeTopology()).postgres?.walArchiveEnabled) {
-    results.push(...(await transfer.verifyWalArchive({ fromSegment: oldestBaseSegment[0] ?? null, newestOnly: latestOnly })));
+    const walResults = await progress.step('verify the WAL archive', () => transfer.verifyWalArchive({ fromSegment: oldestBaseSegment[0] ?? null, newestOnly: latestOnly }));
+    results.push(...walResults);
   }
   const report = { checked: results.length, results };
   const bad = results.filter((r) => !r.ok);

@@ -21,6 +21,12 @@ export const ErrorType = {
   PartialFailure: 'PartialFailure',
   /** An activity ran on the wrong host's task queue. */
   WrongHost: 'WrongHost',
+  /** A change was rejected, or not approved in time; nothing was changed. */
+  ChangeRejected: 'ChangeRejected',
+  /** A change was aborted by signal; what it had done was undone. */
+  ChangeAborted: 'ChangeAborted',
+  /** A health gate has not passed yet (retryable: the retry policy is the wait). */
+  NotHealthyYet: 'NotHealthyYet',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

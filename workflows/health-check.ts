@@ -16,6 +16,7 @@ import {
   type HealthReport,
 } from './health-report';
 import { HealthCheckInputSchema, type HealthCheckInput } from './inputs';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
 const shared = proxyActivities<SharedActivities>(ActivityPresets.probe);
@@ -27,6 +28,7 @@ const shared = proxyActivities<SharedActivities>(ActivityPresets.probe);
  */
 export async function healthCheckWorkflow(input: HealthCheckInput = {}): Promise<HealthReport> {
   const { components } = parseInput(HealthCheckInputSchema, input);
+  beginRun({ kind: 'health', target: components?.join(',') ?? 'all' });
   const wanted = (group: NonNullable<typeof components>[number]) => !components || components.includes(group);
   const topology = await shared.describeTopology();
   const { thresholds } = topology;

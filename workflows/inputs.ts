@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BackupKind } from '../inventory/backup-catalog';
+import { ChangeWindowSchema } from './change-window';
 
 /**
  * Input schemas of every workflow: the workflows validate with them at the start, and the CLI and
@@ -56,6 +57,58 @@ export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
 
 const backupKinds = z.array(z.enum(BackupKind)).min(1);
 
+/** A Temporal duration: a number and a unit, e.g. "90s", "30m", "4h", "2d". */
+const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration like "30m", "4h" or "2d"');
+
+/**
+ * What every mutating workflow accepts besides its own fields: who asks and why, an approval gate and a
+ * change window (the guide's 变更管理). Spread into each mutating workflow's schema.
+ */
+export const changeOptions = {
+  /** Wait for an approve/reject signal before changing anything. */
+  approval: z
+    .object({
+      required: z.boolean(),
+      /** Who may approve or reject; anyone but the requester when absent. */
+      approvers: z.array(z.string().min(1)).min(1).optional(),
+      /** How long to wait for a decision before giving up (the change is then rejected). @default "24h" */
+      timeout: duration.default('24h'),
+    })
+    .strict()
+    .optional(),
+  /** Begin mutating steps only inside this window; waits for it to open. */
+  window: ChangeWindowSchema.optional(),
+  /** Who asked for the change (the CLI fills in the user). @default "unknown" */
+  requestedBy: z.string().min(1).max(200).default('unknown'),
+  /** An id from your change tracker; the workflow id when absent. */
+  changeId: z.string().regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'expected letters, digits and . _ : / - (at most 100)').optional(),
+  /** Why: shown in the change record and the UI. */
+  reason: z.string().max(500).optional(),
+};
+export type ChangeOptions = z.output<z.ZodObject<typeof changeOptions>>;
+
+export const RestartServiceInputSchema = z
+  .object({
+    /** The app service whose containers to restart, one at a time. */
+    service: z.string().min(1),
+    /** Only its instances on this host. @default every host */
+    host: z.string().min(1).optional(),
+    ...changeOptions,
+  })
+  .strict();
+export type RestartServiceInput = z.input<typeof RestartServiceInputSchema>;
+
+export const ChangesInputSchema = z
+  .object({
+    /** How many records, newest first. @default 20 */
+    limit: z.number().int().min(1).max(1000).default(20),
+    kind: z.string().min(1).optional(),
+    target: z.string().min(1).optional(),
+    changeId: z.string().min(1).optional(),
+  })
+  .strict();
+export type ChangesInput = z.input<typeof ChangesInputSchema>;
+
 export const BackupRetentionInputSchema = z
   .object({
     /** Kinds to apply retention to. @default all */
@@ -64,6 +117,7 @@ export const BackupRetentionInputSchema = z
     dryRun: z.boolean().default(false),
     /** Override backup.retention.incompleteGraceHours for this run. */
     incompleteGraceHours: z.number().positive().optional(),
+    ...changeOptions,
   })
   .strict();
 export type BackupRetentionInput = z.input<typeof BackupRetentionInputSchema>;

@@ -3,6 +3,7 @@ import type { SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { ErrorType } from './error-types';
 import { OffsiteCopyInputSchema, type OffsiteCopyInput } from './inputs';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 import { allBackupKinds } from '../inventory/backup-catalog';
 
@@ -16,6 +17,7 @@ const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
  */
 export async function offsiteCopyWorkflow(input: OffsiteCopyInput = {}): Promise<{ copied: string[]; alreadyThere: number }> {
   const { kinds } = parseInput(OffsiteCopyInputSchema, input);
+  const progress = beginRun({ kind: 'backup-offsite', target: kinds?.join(',') ?? 'all' });
   const { backup } = await probe.describeTopology();
   if (!backup.offsite) {
     throw ApplicationFailure.nonRetryable('no off-site bucket is configured (backup.offsite)', ErrorType.InvalidInput);
@@ -25,7 +27,9 @@ export async function offsiteCopyWorkflow(input: OffsiteCopyInput = {}): Promise
   for (const kind of kinds ?? allBackupKinds) {
     const { complete } = await storage.listBackups(kind);
     for (const manifest of complete) {
-      if (await transfer.copyBackupOffsite(manifest)) copied.push(`${kind}/${manifest.id}`);
+      if (await progress.step(`copy ${kind}/${manifest.id}`, () => transfer.copyBackupOffsite(manifest), (c) => (c ? 'copied' : 'already there'))) {
+        copied.push(`${kind}/${manifest.id}`);
+      }
       else alreadyThere += 1;
     }
   }

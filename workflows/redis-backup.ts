@@ -2,10 +2,11 @@ import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/w
 import type { HostActivities, SharedActivities } from '../activities';
 import { backupId } from '../inventory/backup-catalog';
 import { ActivityPresets } from './activity-options';
-import { redisManifest, summarizeBackup } from './backup-manifest';
+import { describeStored, redisManifest, summarizeBackup } from './backup-manifest';
 import { ErrorType } from './error-types';
 import { RedisBackupInputSchema, type RedisBackupInput } from './inputs';
 import type { BackupReport } from './postgres-backup';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
@@ -17,14 +18,15 @@ const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
  */
 export async function redisBackupWorkflow(input: RedisBackupInput = {}): Promise<BackupReport> {
   parseInput(RedisBackupInputSchema, input);
+  const progress = beginRun({ kind: 'backup-redis', target: 'redis' });
   const { redis } = await probe.describeTopology();
   if (!redis) throw ApplicationFailure.nonRetryable('the inventory has no redis section', ErrorType.UnknownTarget);
   const { workflowId, runId, startTime } = workflowInfo();
   const onRedisHost = proxyActivities<HostActivities>({ ...ActivityPresets.transfer, taskQueue: redis.taskQueue });
 
   const id = backupId('redis', startTime, runId);
-  const backup = await onRedisHost.backupRedis({ backupId: id });
+  const backup = await progress.step('BGSAVE, check and upload the RDB', () => onRedisHost.backupRedis({ backupId: id }), describeStored);
   const manifest = redisManifest(id, backup, { workflowId, runId });
-  await storage.writeBackupManifest(manifest);
+  await progress.step(`write the manifest of ${id}`, () => storage.writeBackupManifest(manifest));
   return { backups: [summarizeBackup(manifest)] };
 }

@@ -3,6 +3,7 @@ import type { HostActivities, SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { ErrorType } from './error-types';
 import { WalArchiveInputSchema, type WalArchiveInput } from './inputs';
+import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
@@ -15,6 +16,7 @@ const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
  */
 export async function walArchiveWorkflow(input: WalArchiveInput = {}): Promise<never> {
   const { periodSeconds } = parseInput(WalArchiveInputSchema, input);
+  const progress = beginRun({ kind: 'wal-archive', target: 'postgres' });
   const { postgres } = await probe.describeTopology();
   if (!postgres?.walArchiveEnabled) {
     throw ApplicationFailure.nonRetryable('WAL archiving is off: set backup.walArchive.enabled in the inventory', ErrorType.InvalidInput);
@@ -26,6 +28,6 @@ export async function walArchiveWorkflow(input: WalArchiveInput = {}): Promise<n
     heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
-  await onPrimaryHost.archiveWal({ maxSeconds: periodSeconds });
+  await progress.step(`archive WAL for ${periodSeconds} s`, () => onPrimaryHost.archiveWal({ maxSeconds: periodSeconds }), (p) => `${p.uploaded} segments, last ${p.lastSegment ?? '-'}`);
   return continueAsNew<typeof walArchiveWorkflow>({ periodSeconds });
 }

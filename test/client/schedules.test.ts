@@ -3,6 +3,7 @@ import type { BackupAllReport } from '../../workflows/backup-all';
 import { tegoOps } from '../harness/cli';
 import { waitUntil } from '../harness/daemon';
 import { useSandbox } from '../harness/suite';
+import { RunSearchAttributes } from '../../workflows/run-labels';
 
 const suite = useSandbox();
 const { sandbox } = suite;
@@ -59,9 +60,10 @@ describe('tego-ops schedules', () => {
     }
   });
 
-  it('runs a backup when the daily schedule is triggered by hand', async () => {
+  it('runs a backup when the daily schedule is triggered by hand, labelled as the schedule\'s', async () => {
     const handle = suite.client.schedule.getHandle('tego-backup-daily');
-    await handle.trigger();
+    const triggered = await tegoOps(sandbox, ['schedules', 'trigger', 'tego-backup-daily']);
+    expect(triggered).toMatchObject({ code: 0, stdout: 'trigger: tego-backup-daily\n' });
     let started: { workflowId: string; firstExecutionRunId: string } | undefined;
     await waitUntil(
       async () => {
@@ -77,5 +79,24 @@ describe('tego-ops schedules', () => {
     expect(started!.workflowId).toMatch(/^tego-backup-daily-/);
     expect(report.failed).toEqual([]);
     expect(report.backups.map((b) => b.kind).sort()).toEqual(['config', 'config', 'postgres', 'redis']);
+    const run = await suite.client.workflow.getHandle(started!.workflowId, started!.firstExecutionRunId).describe();
+    expect(run.typedSearchAttributes.get(RunSearchAttributes.kind)).toBe('backup-all');
+    expect(run.typedSearchAttributes.get(RunSearchAttributes.requestedBy)).toBe('schedule:tego-backup-daily');
+  });
+
+  it('pauses, unpauses and deletes a schedule by name; an unknown name is bad input', async () => {
+    const paused = await tegoOps(sandbox, ['schedules', 'pause', 'tego-backup-verify-daily', '--note', 'disk swap tonight']);
+    expect(paused.code).toBe(0);
+    const described = await suite.client.schedule.getHandle('tego-backup-verify-daily').describe();
+    expect(described.state).toMatchObject({ paused: true, note: 'disk swap tonight' });
+    expect(await tegoOps(sandbox, ['schedules', 'unpause', 'tego-backup-verify-daily'])).toMatchObject({ code: 0 });
+    expect((await suite.client.schedule.getHandle('tego-backup-verify-daily').describe()).state.paused).toBe(false);
+
+    const unknown = await tegoOps(sandbox, ['schedules', 'pause', 'tego-backup-weekly']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/no schedule "tego-backup-weekly" on the server \(schedules: tego-backup-base-daily, tego-backup-daily, /);
+
+    expect(await tegoOps(sandbox, ['schedules', 'delete', 'tego-backup-offsite-daily'])).toMatchObject({ code: 0 });
+    await waitUntil(async () => !(await serverScheduleIds()).includes('tego-backup-offsite-daily'), 30_000, 500, 'the schedule to go');
   });
 });

@@ -11,6 +11,7 @@ const secrets = {
   TEGO_S3_ACCESS_KEY_ID: 'a',
   TEGO_S3_SECRET_ACCESS_KEY: 's',
   TEMPORAL_DB_PASSWORD: 't',
+  TEGO_PAYLOAD_KEYS: 'k1:a2V5',
 };
 
 /** `docker-compose config`: Debian's docker-compose validates and resolves the file; no registry needed. */

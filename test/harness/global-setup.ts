@@ -16,7 +16,7 @@ declare module 'vitest' {
 const testSandbox: SandboxOptions = {
   stateDir: process.env.TEGO_TEST_SANDBOX_DIR ?? '/tmp/tego-test-sandbox',
   portBase: Number(process.env.TEGO_TEST_PORT_BASE ?? 30000),
-  containerNamePrefix: 'test-',
+  containerNamePrefix: process.env.TEGO_TEST_CONTAINER_PREFIX ?? 'test-',
 };
 
 export default async function setup(project: TestProject) {

@@ -29,7 +29,8 @@ program
     say(`everything is up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     say(`Temporal UI:  ${state.temporalUiUrl}`);
     say(`inventory:    ${state.inventoryPath}`);
-    say(`try:          TEGO_OPS_CONFIG=${state.inventoryPath} npx tego-ops health`);
+    // The CLI needs the payload keys too: the sandbox's Temporal payloads are encrypted.
+    say(`try:          set -a; . ${state.stateDir}/secrets.env; set +a; TEGO_OPS_CONFIG=${state.inventoryPath} npx tego-ops health`);
     if (!worker) {
       say(`secrets for a worker are in ${state.stateDir}/secrets.env; stop with: npm run sandbox -- down`);
       return;

@@ -2,6 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { Payload, PayloadCodec } from '@temporalio/common';
+import { payloadCodecFromEnv, isEncrypted } from '../../client/payload-codec';
 import { loadInventory } from '../../inventory/load';
 
 /**
@@ -19,6 +21,10 @@ async function main(): Promise<void> {
   try {
     const client = new Client({ connection, namespace: inventory.temporal.namespace });
     const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    // Saved decrypted: the sandbox's payload key is generated per sandbox and lost with it, and replay
+    // runs without a codec. Histories hold only test data.
+    const codec = payloadCodecFromEnv(inventory.temporal.payloadEncryption?.keysEnv);
+    if (codec) await decryptPayloadsIn(history, codec);
     const file = resolve(__dirname, '../fixtures/histories', `${name}.json`);
     // The history is the JSON the Temporal UI and CLI download; the workflow id is kept beside it
     // because workflow code may use it (child workflow ids), and replay must see the same one.
@@ -26,6 +32,18 @@ async function main(): Promise<void> {
     console.log(`saved ${history.events?.length ?? 0} events to ${file}`);
   } finally {
     await connection.close();
+  }
+}
+
+/** Replaces every encrypted payload anywhere in `value` by its decrypted form, in place. */
+async function decryptPayloadsIn(value: unknown, codec: PayloadCodec): Promise<void> {
+  if (!value || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    if (child && typeof child === 'object' && 'metadata' in child && isEncrypted(child as Payload)) {
+      [(value as Record<string, unknown>)[key]] = await codec.decode([child as Payload]);
+    } else {
+      await decryptPayloadsIn(child, codec);
+    }
   }
 }
 

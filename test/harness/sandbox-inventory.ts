@@ -14,7 +14,14 @@ export const SecretEnv = {
   s3AccessKeyId: 'TEGO_S3_ACCESS_KEY_ID',
   s3SecretAccessKey: 'TEGO_S3_SECRET_ACCESS_KEY',
   backupKey: 'TEGO_BACKUP_KEY',
+  /** `id:base64key`: every Temporal payload of the sandbox is encrypted, as production should be. */
+  payloadKeys: 'TEGO_PAYLOAD_KEYS',
+  /** Bearer token of the codec server (`tego-ops codec-server`) the Temporal UI and CLI decode through. */
+  codecServerTokens: 'TEGO_CODEC_TOKENS',
 } as const;
+
+/** Id of the sandbox's payload key, written in clear beside each encrypted payload. */
+export const sandboxPayloadKeyId = 'sandbox-1';
 
 /** Per host, the directory standing in for the guide's /opt/tego-docs/deploy-main (compose file, .env). */
 export function sandboxDeployDir(layout: SandboxLayout, host: string): string {
@@ -42,7 +49,12 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
     docker: { socketPath: dockerSocket },
   }));
   return {
-    temporal: { address: `127.0.0.1:${ports.temporal}`, namespace: 'default', taskQueue: 'ops' },
+    temporal: {
+      address: `127.0.0.1:${ports.temporal}`,
+      namespace: 'default',
+      taskQueue: 'ops',
+      payloadEncryption: { keysEnv: SecretEnv.payloadKeys, codecServerTokensEnv: SecretEnv.codecServerTokens },
+    },
     containerNamePrefix,
     hosts,
     services: sandboxServices.map((svc) => ({

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { parseInventory } from '../../inventory/load';
 import type { Inventory } from '../../inventory/schema';
 import { sandboxLayout, type SandboxLayout } from './layout';
-import { SecretEnv, sandboxDeployDir, sandboxInventory } from './sandbox-inventory';
+import { SecretEnv, sandboxDeployDir, sandboxInventory, sandboxPayloadKeyId } from './sandbox-inventory';
 import { removeApps, startApps } from './services/apps';
 import { dockerSocket, ensureDockerEngine } from './services/docker-engine';
 import { buildDemoImages } from './services/images';
@@ -62,6 +62,8 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     [SecretEnv.s3AccessKeyId]: `tego${randomBytes(6).toString('hex')}`,
     [SecretEnv.s3SecretAccessKey]: randomSecret(),
     [SecretEnv.backupKey]: randomBytes(32).toString('base64'),
+    [SecretEnv.payloadKeys]: `${sandboxPayloadKeyId}:${randomBytes(32).toString('base64')}`,
+    [SecretEnv.codecServerTokens]: randomSecret(),
   };
   Object.assign(process.env, env);
   await writeFile(

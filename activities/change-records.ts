@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import type { Client } from 'pg';
+import type { ActivityDeps } from './deps';
+import { connectToNode, postgresSettings } from './postgres-connection';
+
+/**
+ * The change log the guide asks for ("变更记录: 详细记录所有变更操作"): one row per run of a mutating
+ * workflow in PostgreSQL (schema tego_ops, in postgres.database on the primary), written by these
+ * activities at the start, on approval and at the end. Every write is idempotent, keyed by workflow and
+ * run id, so a retried activity changes nothing twice.
+ */
+
+export const ChangeOutcome = {
+  succeeded: 'succeeded',
+  failed: 'failed',
+  compensated: 'compensated',
+  rejected: 'rejected',
+  cancelled: 'cancelled',
+} as const;
+export type ChangeOutcome = (typeof ChangeOutcome)[keyof typeof ChangeOutcome];
+
+/** Schema migrations, applied in order, each once; a new version is appended, never edited. */
+const migrations: { version: number; statements: string[] }[] = [
+  {
+    version: 1,
+    statements: [
+      `CREATE TABLE tego_ops.change_records (
+         workflow_id      text NOT NULL,
+         run_id           text NOT NULL,
+         change_id        text NOT NULL,
+         kind             text NOT NULL,
+         target           text NOT NULL,
+         requested_by     text NOT NULL,
+         reason           text,
+         approved_by      text,
+         approval_comment text,
+         inputs_digest    text NOT NULL,
+         started_at       timestamptz NOT NULL,
+         finished_at      timestamptz,
+         outcome          text CHECK (outcome IN ('succeeded', 'failed', 'compensated', 'rejected', 'cancelled')),
+         summary          text,
+         changes          jsonb NOT NULL DEFAULT '[]',
+         PRIMARY KEY (workflow_id, run_id)
+       )`,
+      'CREATE INDEX change_records_change_id ON tego_ops.change_records (change_id)',
+      'CREATE INDEX change_records_started_at ON tego_ops.change_records (started_at DESC)',
+    ],
+  },
+];
+
+export interface ChangeStart {
+  workflowId: string;
+  runId: string;
+  changeId: string;
+  kind: string;
+  target: string;
+  requestedBy: string;
+  reason?: string;
+  /** The workflow's input; only its SHA-256 is stored. */
+  input: unknown;
+  startedAt: string;
+}
+
+export interface ChangeEnd {
+  workflowId: string;
+  runId: string;
+  outcome: ChangeOutcome;
+  summary: string;
+  /** What was changed (and undone), step by step. */
+  changes: { step: string; status: string; detail?: string }[];
+  finishedAt: string;
+}
+
+export interface ChangeRecord {
+  changeId: string;
+  workflowId: string;
+  runId: string;
+  kind: string;
+  target: string;
+  requestedBy: string;
+  reason: string | null;
+  approvedBy: string | null;
+  approvalComment: string | null;
+  inputsDigest: string;
+  startedAt: string;
+  finishedAt: string | null;
+  outcome: ChangeOutcome | null;
+  summary: string | null;
+  changes: ChangeEnd['changes'];
+}
+
+export interface ChangeQuery {
+  limit: number;
+  kind?: string;
+  target?: string;
+  changeId?: string;
+}
+
+/** SHA-256 of the input as canonical JSON (keys sorted), so equal inputs have equal digests. */
+export function inputsDigest(input: unknown): string {
+  const canonical = (value: unknown): unknown =>
+    Array.isArray(value)
+      ? value.map(canonical)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]))
+        : value;
+  return createHash('sha256').update(JSON.stringify(canonical(input ?? null))).digest('hex');
+}
+
+export function createChangeRecordActivities(deps: ActivityDeps) {
+  let migrated = false;
+  const withDatabase = async <T>(work: (db: Client) => Promise<T>): Promise<T> => {
+    const pg = postgresSettings(deps.inventory);
+    const db = await connectToNode(deps, pg.nodes.find((n) => n.role === 'primary')!, { timeoutMs: 10_000 });
+    try {
+      if (!migrated) await migrate(db);
+      migrated = true;
+      return await work(db);
+    } finally {
+      await db.end();
+    }
+  };
+
+  return {
+    /** Opens the record of a change when its workflow starts. A retry finds it there and leaves it. */
+    async recordChangeStart(change: ChangeStart): Promise<void> {
+      await withDatabase((db) =>
+        db.query(
+          `INSERT INTO tego_ops.change_records
+             (workflow_id, run_id, change_id, kind, target, requested_by, reason, inputs_digest, started_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           ON CONFLICT (workflow_id, run_id) DO NOTHING`,
+          [change.workflowId, change.runId, change.changeId, change.kind, change.target, change.requestedBy, change.reason ?? null, inputsDigest(change.input), change.startedAt],
+        ),
+      );
+    },
+
+    /** Notes who approved, and why. */
+    async recordChangeApproval(approval: { workflowId: string; runId: string; approvedBy: string; comment?: string }): Promise<void> {
+      await withDatabase((db) =>
+        db.query(
+          `UPDATE tego_ops.change_records SET approved_by = $3, approval_comment = $4 WHERE workflow_id = $1 AND run_id = $2`,
+          [approval.workflowId, approval.runId, approval.approvedBy, approval.comment ?? null],
+        ),
+      );
+    },
+
+    /** Closes the record with how the change ended. The first outcome written stands. */
+    async recordChangeEnd(end: ChangeEnd): Promise<void> {
+      await withDatabase((db) =>
+        db.query(
+          `UPDATE tego_ops.change_records
+              SET outcome = $3, summary = $4, changes = $5::jsonb, finished_at = $6
+            WHERE workflow_id = $1 AND run_id = $2 AND outcome IS NULL`,
+          [end.workflowId, end.runId, end.outcome, end.summary, JSON.stringify(end.changes), end.finishedAt],
+        ),
+      );
+    },
+
+    /** The newest change records first, optionally of one kind, target or change id. */
+    async listChangeRecords(query: ChangeQuery): Promise<ChangeRecord[]> {
+      return withDatabase(async (db) => {
+        const { rows } = await db.query<Record<string, unknown>>(
+          `SELECT * FROM tego_ops.change_records
+            WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR target = $2) AND ($3::text IS NULL OR change_id = $3)
+            ORDER BY started_at DESC LIMIT $4`,
+          [query.kind ?? null, query.target ?? null, query.changeId ?? null, query.limit],
+        );
+        return rows.map(toChangeRecord);
+      });
+    },
+  };
+}
+
+/** Brings the tego_ops schema up to the newest migration; concurrent workers wait on one lock. */
+async function migrate(db: Client): Promise<void> {
+  await db.query('BEGIN');
+  try {
+    await db.query(`SELECT pg_advisory_xact_lock(hashtext('tego_ops.migrations'))`);
+    await db.query('CREATE SCHEMA IF NOT EXISTS tego_ops');
+    await db.query(
+      'CREATE TABLE IF NOT EXISTS tego_ops.schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
+    );
+    const { rows } = await db.query<{ version: number }>('SELECT version FROM tego_ops.schema_migrations');
+    const applied = new Set(rows.map((r) => r.version));
+    for (const migration of migrations.filter((m) => !applied.has(m.version))) {
+      for (const statement of migration.statements) await db.query(statement);
+      await db.query('INSERT INTO tego_ops.schema_migrations (version) VALUES ($1)', [migration.version]);
+    }
+    await db.query('COMMIT');
+  } catch (err) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+function toChangeRecord(row: Record<string, unknown>): ChangeRecord {
+  const time = (value: unknown) => (value instanceof Date ? value.toISOString() : null);
+  return {
+    changeId: row.change_id as string,
+    workflowId: row.workflow_id as string,
+    runId: row.run_id as string,
+    kind: row.kind as string,
+    target: row.target as string,
+    requestedBy: row.requested_by as string,
+    reason: row.reason as string | null,
+    approvedBy: row.approved_by as string | null,
+    approvalComment: row.approval_comment as string | null,
+    inputsDigest: row.inputs_digest as string,
+    startedAt: time(row.started_at)!,
+    finishedAt: time(row.finished_at),
+    outcome: row.outcome as ChangeOutcome | null,
+    summary: row.summary as string | null,
+    changes: row.changes as ChangeEnd['changes'],
+  };
+}
