@@ -9,22 +9,23 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   findWalGaps,
   backupKindPrefix,
   backupObjectKey,
   manifestFileName,
   walKeyPrefix,
+  drillKeyPrefix,
   type BackupKind,
   type BackupManifest,
 } from '../inventory/backup-catalog';
+import { summarizeDrill, type DrillReport } from '../workflows/drill-report';
 import { ErrorType } from '../workflows/error-types';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { createS3Client, storageSettings } from './storage-client';
-import { ByteMeter, discard } from './stream-upload';
+import { checksumProblem, hashStoredObject, listKeys } from './stored-objects';
+import { ByteMeter } from './stream-upload';
 
 /** A backup id whose objects exist without a manifest: a failed or running attempt. */
 export interface IncompleteBackup {
@@ -194,13 +195,7 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
     async verifyWalArchive({ fromSegment, newestOnly }: { fromSegment: string | null; newestOnly: boolean }): Promise<VerifyResult[]> {
       return withS3(async (s3, bucket) => {
         const prefix = walKeyPrefix(deps.inventory);
-        const keys: string[] = [];
-        let token: string | undefined;
-        do {
-          const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-          keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-          token = page.IsTruncated ? page.NextContinuationToken : undefined;
-        } while (token);
+        const keys = await listKeys(s3, bucket, prefix);
         const segmentKeys = keys.filter((k) => /^[0-9A-F]{24}(\.|$)/.test(k.slice(prefix.length))).sort();
         const segments = segmentKeys.map((k) => k.slice(prefix.length, prefix.length + 24));
         const chainStart = fromSegment ?? segments[0];
@@ -234,32 +229,41 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
       });
     },
 
+    /** Stores a drill's report (JSON, and a summary for people) under `drills/<drillId>/`. Idempotent. */
+    async writeDrillReport(report: DrillReport): Promise<string> {
+      return withS3(async (s3, bucket) => {
+        const prefix = `${drillKeyPrefix(deps.inventory)}${report.drillId}/`;
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}summary.txt`, Body: summarizeDrill(report), ContentType: 'text/plain' }));
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}report.json`, Body: JSON.stringify(report, null, 2), ContentType: 'application/json' }));
+        return `${prefix}report.json`;
+      });
+    },
+
+    /** The newest drill report, and the newest that passed (drill ids sort by time). */
+    async latestDrills(): Promise<{ latest: DrillReport | null; latestPassed: DrillReport | null }> {
+      return withS3(async (s3, bucket) => {
+        const reports = (await listKeys(s3, bucket, drillKeyPrefix(deps.inventory))).filter((k) => k.endsWith('/report.json')).sort().reverse();
+        let latest: DrillReport | null = null;
+        for (const key of reports) {
+          const report = await readJson<DrillReport>(s3, bucket, key);
+          latest ??= report;
+          if (report.ok) return { latest, latestPassed: report };
+        }
+        return { latest, latestPassed: null };
+      });
+    },
+
     /** Re-reads a stored object and checks its size and SHA-256 against the manifest. */
     async verifyBackupObject(manifest: BackupManifest): Promise<VerifyResult> {
-      const result = { kind: manifest.kind, id: manifest.id, key: manifest.object.key };
+      const { key } = manifest.object;
       return withS3(async (s3, bucket) => {
         const meter = new ByteMeter(true);
-        const verified = await withProgressHeartbeat(
+        const stored = await withProgressHeartbeat(
           () => ({ bytesRead: meter.bytes, of: manifest.object.size }),
-          async () => {
-            const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: manifest.object.key })).catch((err: unknown) => {
-              if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
-              throw err;
-            });
-            if (!response) return { ...result, ok: false, problem: `object ${manifest.object.key} is missing` };
-            await pipeline(response.Body as Readable, meter, discard());
-            return undefined;
-          },
+          () => hashStoredObject(s3, bucket, key, meter),
         );
-        if (verified) return verified;
-        const sha256 = meter.digest();
-        if (meter.bytes !== manifest.object.size) {
-          return { ...result, ok: false, problem: `${meter.bytes} bytes stored, the manifest says ${manifest.object.size}` };
-        }
-        if (sha256 !== manifest.object.sha256) {
-          return { ...result, ok: false, problem: `sha256 ${sha256} does not match the manifest's ${manifest.object.sha256}` };
-        }
-        return { ...result, ok: true };
+        const problem = checksumProblem(key, stored, manifest.object);
+        return { kind: manifest.kind, id: manifest.id, key, ok: !problem, ...(problem ? { problem } : {}) };
       });
     },
   };
@@ -267,14 +271,11 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
 
 async function verifyWalSegment(s3: S3Client, bucket: string, key: string): Promise<VerifyResult> {
   const result = { kind: 'wal' as const, id: key.split('/').pop()!, key };
-  const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const recorded = response.Metadata?.[walChecksumMetadata];
-  const meter = new ByteMeter(true);
-  await pipeline(response.Body as Readable, meter, discard());
-  const sha256 = meter.digest();
-  if (!recorded) return { ...result, ok: false, problem: 'archived without a recorded sha256' };
-  if (sha256 !== recorded) return { ...result, ok: false, problem: `sha256 ${sha256} does not match the recorded ${recorded}` };
-  return { ...result, ok: true };
+  const stored = await hashStoredObject(s3, bucket, key);
+  const recorded = stored?.metadata[walChecksumMetadata];
+  if (stored && !recorded) return { ...result, ok: false, problem: 'archived without a recorded sha256' };
+  const problem = checksumProblem(key, stored, { sha256: recorded ?? '' });
+  return { ...result, ok: !problem, ...(problem ? { problem: problem.replace("the manifest's", 'the recorded') } : {}) };
 }
 
 async function readJson<T>(s3: S3Client, bucket: string, key: string): Promise<T> {

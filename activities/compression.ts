@@ -63,3 +63,10 @@ export function compress(
   done.catch(() => undefined);
   return { output: gzip.child.stdout, done, rawBytes: () => meter.bytes };
 }
+
+/** The command that undoes `method` from stdin to stdout, or null for none. */
+export function decompressor(method: CompressionMethod): { command: string; args: string[] } | null {
+  if (method === 'zstd') return { command: 'zstd', args: ['-d', '-c', '-q'] };
+  if (method === 'gzip') return { command: 'gzip', args: ['-d', '-c'] };
+  return null;
+}

@@ -11,6 +11,7 @@ import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
 import { createRedisBackupActivities } from './redis-backup';
+import { createScratchActivities } from './scratch-instances';
 import { createStorageActivities } from './storage';
 import { createWalArchiveActivities } from './wal-archive';
 
@@ -37,6 +38,7 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createRedisBackupActivities(deps),
     ...createConfigBackupActivities(deps),
     ...createWalArchiveActivities(deps),
+    ...createScratchActivities(deps),
   };
 }
 

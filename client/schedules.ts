@@ -10,8 +10,8 @@ export interface ScheduleDefinition {
   description: string;
   workflowType: string;
   input: unknown;
-  /** Clock time HH:MM in the inventory's time zone, daily; or an interval, for watchdogs. */
-  at: string | { every: string };
+  /** Clock time HH:MM in the inventory's time zone, daily; monthly on a day at a time; or an interval, for watchdogs. */
+  at: string | { monthlyOnDay: number; at: string } | { every: string };
   /** Pause the schedule when a run fails, for jobs whose next run would repeat the damage. */
   pauseOnFailure: boolean;
 }
@@ -75,6 +75,17 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
       },
     );
   }
+  if (inventory.postgres) {
+    definitions.push({
+      id: 'tego-restore-drill-monthly',
+      // The guide's 备份恢复演练, monthly: after the night's backups, so the drill proves the newest.
+      description: 'monthly restore drill: restore the newest backups into scratch instances and prove them',
+      workflowType: 'restoreDrillWorkflow',
+      input: {},
+      at: { monthlyOnDay: 1, at: later(180) },
+      pauseOnFailure: false,
+    });
+  }
   if (inventory.backup.offsite) {
     definitions.push({
       id: 'tego-backup-offsite-daily',
@@ -89,13 +100,14 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
 }
 
 function toScheduleOptions(definition: ScheduleDefinition, inventory: Inventory): ScheduleOptions {
+  const clock = (hhmm: string) => ({ hour: Number(hhmm.slice(0, 2)), minute: Number(hhmm.slice(3)), comment: definition.description });
+  const { at } = definition;
   const spec =
-    typeof definition.at === 'string'
-      ? {
-          calendars: [{ hour: Number(definition.at.slice(0, 2)), minute: Number(definition.at.slice(3)), comment: definition.description }],
-          timezone: inventory.schedules.timeZone,
-        }
-      : { intervals: [{ every: definition.at.every }] };
+    typeof at === 'string'
+      ? { calendars: [clock(at)], timezone: inventory.schedules.timeZone }
+      : 'monthlyOnDay' in at
+        ? { calendars: [{ ...clock(at.at), dayOfMonth: at.monthlyOnDay }], timezone: inventory.schedules.timeZone }
+        : { intervals: [{ every: at.every }] };
   return {
     scheduleId: definition.id,
     spec,

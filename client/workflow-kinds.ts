@@ -12,6 +12,7 @@ import {
   PostgresBackupInputSchema,
   RedisBackupInputSchema,
   RestartServiceInputSchema,
+  RestoreDrillInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -79,6 +80,11 @@ export const WorkflowKinds = {
     workflowType: 'restartServiceWorkflow',
     inputSchema: RestartServiceInputSchema,
     description: "restart a service's containers one at a time, each healthy before the next (a managed change)",
+  },
+  'restore-drill': {
+    workflowType: 'restoreDrillWorkflow',
+    inputSchema: RestoreDrillInputSchema,
+    description: 'restore the newest backups (or one, or a moment in time) into scratch instances and prove them',
   },
   changes: {
     workflowType: 'changesWorkflow',

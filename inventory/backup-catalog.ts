@@ -53,6 +53,11 @@ export function expectedBackupSources(inventory: Inventory): Record<BackupKind, 
   };
 }
 
+/** Restore drill reports: `<storage.prefix><backup.prefix>drills/<drillId>/report.json` (and summary.txt). */
+export function drillKeyPrefix(inventory: Inventory): string {
+  return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}drills/`;
+}
+
 export function backupKindPrefix(inventory: Inventory, kind: BackupKind): string {
   return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}${kind}/`;
 }

@@ -288,6 +288,26 @@ export const TemporalSchema = z
   })
   .strict();
 
+/** Restores and restore drills (备份恢复演练): where scratch copies are started and what proves them good. */
+export const RestoreSchema = z
+  .object({
+    /** Host whose worker runs drills: scratch PostgreSQL and Redis start there. @default the PostgreSQL primary's host */
+    drillHost: name.optional(),
+    /** Where scratch instances live during a drill; each drill's directory is removed afterwards. */
+    scratchDirectory: absolutePath.default('/var/lib/tego-ops/scratch'),
+    /** OS user the scratch servers run as when the worker is root (PostgreSQL refuses to run as root). */
+    runAs: z.string().min(1).default('postgres'),
+    /** PostgreSQL server binaries; `{major}` is the backup's major version. */
+    postgresBinDirectory: z.string().min(1).default('/usr/lib/postgresql/{major}/bin'),
+    /** SQL that must return true on a restored database, e.g. `SELECT count(*) > 0 FROM workflows`. */
+    assertions: z
+      .array(z.object({ database: z.string().min(1).optional(), sql: z.string().min(1) }).strict())
+      .default([]),
+    /** Flag the freshness report when the last successful drill is older than this. @default 35 */
+    maxDrillAgeDays: z.number().positive().default(35),
+  })
+  .strict();
+
 export const InventorySchema = z
   .object({
     temporal: TemporalSchema.default(TemporalSchema.parse({})),
@@ -316,6 +336,7 @@ export const InventorySchema = z
       .strict()
       .default({ timeZone: 'UTC', dailyBackupAt: '02:00' }),
     alerts: AlertsSchema.default(AlertsSchema.parse({})),
+    restore: RestoreSchema.default(RestoreSchema.parse({})),
   })
   .strict()
   .superRefine(checkCrossReferences);
@@ -370,6 +391,7 @@ function checkCrossReferences(inv: z.infer<typeof InventorySchema>, ctx: z.Refin
   }
   if (inv.redis) unknownHost(inv.redis.host, ['redis', 'host']);
   inv.backup.configPaths.forEach((entry, i) => unknownHost(entry.host, ['backup', 'configPaths', i, 'host']));
+  if (inv.restore.drillHost) unknownHost(inv.restore.drillHost, ['restore', 'drillHost']);
   if (inv.backup.configPaths.length > 0 && !inv.backup.encryption) {
     ctx.addIssue({
       code: 'custom',

@@ -85,6 +85,8 @@ export interface TopologyView {
   /** Hosts with config files to back up, and their queues. */
   configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
+  /** Where restore drills run: the host and its queue. */
+  restore: { drillHost: string; drillTaskQueue: string; maxDrillAgeDays: number } | null;
   backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'> & {
     offsite: boolean;
     /** What each kind of backup should exist of, as manifests name it. */
@@ -130,6 +132,13 @@ export function topologyView(inventory: Inventory): TopologyView {
       taskQueue: hostTaskQueue(findHost(inventory, entry.host)),
     })),
     thresholds: inventory.alerts.thresholds,
+    restore: drillHostOf(inventory)
+      ? {
+          drillHost: drillHostOf(inventory)!,
+          drillTaskQueue: hostTaskQueue(findHost(inventory, drillHostOf(inventory)!)),
+          maxDrillAgeDays: inventory.restore.maxDrillAgeDays,
+        }
+      : null,
     backup: {
       retention: inventory.backup.retention,
       maxAgeHours: inventory.backup.maxAgeHours,
@@ -137,4 +146,9 @@ export function topologyView(inventory: Inventory): TopologyView {
       sources: expectedBackupSources(inventory),
     },
   };
+}
+
+/** The host restore drills run on: `restore.drillHost`, else the PostgreSQL primary's host. */
+export function drillHostOf(inventory: Inventory): string | undefined {
+  return inventory.restore.drillHost ?? inventory.postgres?.nodes.find((n) => n.role === 'primary')?.host;
 }

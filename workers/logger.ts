@@ -24,7 +24,11 @@ export class TemporalLogAdapter implements Logger {
   constructor(private readonly logger: AppLogger) {}
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
-    const { workflowId, ...metadata } = meta ?? {};
+    const { workflowId, ...rest } = meta ?? {};
+    // The SDK passes failures as Error objects, which JSON renders as {}: keep what they say.
+    const metadata = Object.fromEntries(
+      Object.entries(rest).map(([key, value]) => [key, value instanceof Error ? { name: value.name, message: value.message } : value]),
+    );
     this.logger[pinoLevel[level]]({ trace_id: workflowId ?? null, metadata }, message);
   }
   trace(message: string, meta?: LogMetadata): void {

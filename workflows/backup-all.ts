@@ -2,6 +2,7 @@ import { ApplicationFailure, executeChild, workflowInfo } from '@temporalio/work
 import type { BackupSummary } from './backup-manifest';
 import { configBackupWorkflow } from './config-backup';
 import { ErrorType } from './error-types';
+import { rootMessage } from './failures';
 import { BackupAllInputSchema, type BackupAllInput } from './inputs';
 import { postgresBackupWorkflow, type BackupReport } from './postgres-backup';
 import { redisBackupWorkflow } from './redis-backup';
@@ -42,10 +43,4 @@ export async function backupAllWorkflow(input: BackupAllInput = {}): Promise<Bac
     });
   }
   return report;
-}
-
-function rootMessage(err: unknown): string {
-  let current = err as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause) current = current.cause;
-  return current?.message ?? String(err);
 }

@@ -1,4 +1,4 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { BackupStatusInputSchema, type BackupStatusInput } from './inputs';
@@ -32,7 +32,8 @@ export interface BackupFreshness {
 export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promise<{ checkedAt: string; kinds: BackupFreshness[] }> {
   parseInput(BackupStatusInputSchema, input);
   beginRun({ kind: 'backup-status', target: 'backups' });
-  const { backup } = await probe.describeTopology();
+  const topology = await probe.describeTopology();
+  const { backup } = topology;
   const now = workflowInfo().runStartTime;
   const rows: BackupFreshness[] = [];
   for (const kind of allBackupKinds) {
@@ -60,5 +61,27 @@ export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promi
       });
     }
   }
+  // patched: runs recorded before drills existed replay without this row.
+  if (patched('drill-freshness') && topology.restore) rows.push(await drillFreshness(now, topology.restore.maxDrillAgeDays));
   return { checkedAt: now.toISOString(), kinds: rows };
+}
+
+/** The drill row: when a restore drill last passed; stale when none did within `maxAgeDays`. */
+async function drillFreshness(now: Date, maxAgeDays: number): Promise<BackupFreshness> {
+  const { latest, latestPassed } = await storage.latestDrills();
+  const ageHours = latestPassed ? Math.round(((now.getTime() - Date.parse(latestPassed.finishedAt)) / 3_600_000) * 10) / 10 : null;
+  const stale = ageHours === null || ageHours > maxAgeDays * 24;
+  const lastFailed = latest && !latest.ok ? `; the last drill, ${latest.drillId}, failed` : '';
+  return {
+    kind: 'drill',
+    source: 'restore drills',
+    latest: latestPassed ? { id: latestPassed.drillId, finishedAt: latestPassed.finishedAt, size: 0 } : null,
+    ageHours,
+    complete: latestPassed ? 1 : 0,
+    incomplete: 0,
+    stale,
+    ...(stale
+      ? { problem: `${ageHours === null ? 'no successful restore drill' : `no successful restore drill in ${maxAgeDays} days`}${lastFailed}` }
+      : {}),
+  };
 }

@@ -25,6 +25,12 @@ export const ErrorType = {
   ChangeRejected: 'ChangeRejected',
   /** A change was aborted by signal; what it had done was undone. */
   ChangeAborted: 'ChangeAborted',
+  /** pg_restore rejected an intact backup. */
+  RestoreFailed: 'RestoreFailed',
+  /** A point-in-time target outside what the base backups and archived WAL cover. */
+  TargetOutsideWal: 'TargetOutsideWal',
+  /** A restore drill ran and found the backup wanting; its report says how. */
+  DrillFailed: 'DrillFailed',
   /** A health gate has not passed yet (retryable: the retry policy is the wait). */
   NotHealthyYet: 'NotHealthyYet',
 } as const;

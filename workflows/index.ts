@@ -10,4 +10,5 @@ export { offsiteCopyWorkflow } from './offsite-copy';
 export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';
 export { restartServiceWorkflow } from './restart-service';
+export { restoreDrillWorkflow } from './restore-drill';
 export { walArchiveWorkflow } from './wal-archive';

@@ -98,6 +98,21 @@ export const RestartServiceInputSchema = z
   .strict();
 export type RestartServiceInput = z.input<typeof RestartServiceInputSchema>;
 
+export const RestoreDrillInputSchema = z
+  .object({
+    /** The PostgreSQL dump to restore. @default the newest complete dump of each database */
+    backupId: z.string().min(1).optional(),
+    /** Restore to this moment instead (base backup + archived WAL), e.g. "2026-12-04T01:30:00Z". */
+    targetTime: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' }).optional(),
+    /** Also restore the newest Redis backup and check its key count. @default true */
+    redis: z.boolean().default(true),
+    /** SQL checks for this drill only, run after the inventory's `restore.assertions`; each must return true. */
+    assertions: z.array(z.object({ database: z.string().min(1).optional(), sql: z.string().min(1) }).strict()).default([]),
+  })
+  .strict()
+  .refine((input) => !(input.backupId && input.targetTime), { message: 'give backupId or targetTime, not both', path: ['targetTime'] });
+export type RestoreDrillInput = z.input<typeof RestoreDrillInputSchema>;
+
 export const ChangesInputSchema = z
   .object({
     /** How many records, newest first. @default 20 */

@@ -13,6 +13,7 @@ const scheduleIds = [
   'tego-backup-verify-daily',
   'tego-backup-base-daily',
   'tego-wal-archive',
+  'tego-restore-drill-monthly',
   'tego-backup-offsite-daily',
 ];
 // Runs before the suite's own teardown (hooks unwind in reverse), while its client is open.
@@ -45,6 +46,8 @@ describe('tego-ops schedules', () => {
     expect(daily.policies).toMatchObject({ overlap: 'SKIP', pauseOnFailure: false });
     expect(daily.spec.timezone).toBe('UTC');
     expect(daily.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 2, end: 2, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
+    const drill = await suite.client.schedule.getHandle('tego-restore-drill-monthly').describe();
+    expect(drill.spec.calendars?.[0]).toMatchObject({ dayOfMonth: [{ start: 1, end: 1, step: 1 }], hour: [{ start: 5, end: 5, step: 1 }] });
     const retention = await suite.client.schedule.getHandle('tego-backup-retention-daily').describe();
     expect(retention.policies.pauseOnFailure).toBe(true);
   });

@@ -113,6 +113,12 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
         secretAccessKeyEnv: SecretEnv.s3SecretAccessKey,
       },
     },
+    restore: {
+      drillHost: 'host1',
+      scratchDirectory: `${layout.stateDir}/scratch`,
+      // The guide's manual restore check: "SELECT count(*) FROM workflows" must find rows.
+      assertions: [{ database: 'tego_engine', sql: 'SELECT count(*) > 0 FROM workflows' }],
+    },
     loadBalancer: {
       host: 'host1',
       address: '127.0.0.1',
