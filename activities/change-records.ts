@@ -5,7 +5,7 @@ import { connectToNode, postgresSettings } from './postgres-connection';
 
 /**
  * The change log the guide asks for ("变更记录: 详细记录所有变更操作"): one row per run of a mutating
- * workflow in PostgreSQL (schema tego_ops, in postgres.database on the primary), written by these
+ * workflow in PostgreSQL (schema tego_ops, in postgres.opsDatabase on the primary), written by these
  * activities at the start, on approval and at the end. Every write is idempotent, keyed by workflow and
  * run id, so a retried activity changes nothing twice.
  */
@@ -111,7 +111,9 @@ export function createChangeRecordActivities(deps: ActivityDeps) {
   let migrated = false;
   const withDatabase = async <T>(work: (db: Client) => Promise<T>): Promise<T> => {
     const pg = postgresSettings(deps.inventory);
-    const db = await connectToNode(deps, pg.nodes.find((n) => n.role === 'primary')!, { timeoutMs: 10_000 });
+    const primary = pg.nodes.find((n) => n.role === 'primary')!;
+    if (!migrated) await createDatabaseIfMissing(await connectToNode(deps, primary, { database: 'postgres', timeoutMs: 10_000 }), pg.opsDatabase);
+    const db = await connectToNode(deps, primary, { database: pg.opsDatabase, timeoutMs: 10_000 });
     try {
       if (!migrated) await migrate(db);
       migrated = true;
@@ -170,6 +172,19 @@ export function createChangeRecordActivities(deps: ActivityDeps) {
       });
     },
   };
+}
+
+/** Creates tego-ops's own database on the primary once; ends the maintenance connection it is given. */
+async function createDatabaseIfMissing(admin: Client, name: string): Promise<void> {
+  try {
+    if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 0) {
+      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created meanwhile by another worker
+      });
+    }
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Brings the tego_ops schema up to the newest migration; concurrent workers wait on one lock. */

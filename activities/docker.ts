@@ -62,6 +62,20 @@ export function createDockerActivities(deps: ActivityDeps) {
       await handle.restart({ t: stopTimeoutSeconds });
       return { restarted: true, startedAt: (await inspect()).State.StartedAt };
     },
+
+    /** Stops a container (SIGTERM, then SIGKILL after the grace period). A stopped one is left as it is. */
+    async stopContainer({ host, container, stopTimeoutSeconds }: { host: string; container: string; stopTimeoutSeconds: number }): Promise<void> {
+      assertLocalHost(deps, host);
+      const handle = deps.docker(host).getContainer(container);
+      if ((await handle.inspect()).State.Running) await handle.stop({ t: stopTimeoutSeconds });
+    },
+
+    /** Starts a container. A running one is left as it is. */
+    async startContainer({ host, container }: { host: string; container: string }): Promise<void> {
+      assertLocalHost(deps, host);
+      const handle = deps.docker(host).getContainer(container);
+      if (!(await handle.inspect()).State.Running) await handle.start();
+    },
   };
 }
 

@@ -1,6 +1,7 @@
 import { createBackupCatalogActivities } from './backup-catalog';
 import { createBaseBackupActivities } from './base-backup';
 import { createChangeRecordActivities } from './change-records';
+import { createDatabaseRestoreActivities } from './database-restore';
 import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
@@ -28,6 +29,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createBaseBackupActivities(deps),
     ...createOffsiteCopyActivities(deps),
     ...createChangeRecordActivities(deps),
+    ...createDatabaseRestoreActivities(deps),
   };
 }
 

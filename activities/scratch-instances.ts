@@ -5,7 +5,6 @@ import { appendFile, chmod, chown, mkdir, readFile, rm, stat, writeFile } from '
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -15,13 +14,13 @@ import { walKeyPrefix, type BackupManifest } from '../inventory/backup-catalog';
 import { drillHostOf } from '../inventory/topology';
 import { ErrorType } from '../workflows/error-types';
 import { spawnPiped } from './child-process';
-import { decompressor, type CompressionMethod } from './compression';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { countRows } from './postgres-backup';
 import { postgresSettings } from './postgres-connection';
 import { createS3Client, storageSettings } from './storage-client';
-import { checksumProblem, hashStoredObject, listKeys } from './stored-objects';
+import { decompressInto, streamRestore, withStoredObject } from './restore-stream';
+import { listKeys } from './stored-objects';
 import { ByteMeter } from './stream-upload';
 import { walChecksumMetadata } from './backup-catalog';
 
@@ -128,19 +127,16 @@ export function createScratchActivities(deps: ActivityDeps) {
       const dir = dirOf(drillId);
       const info = JSON.parse(await readFile(join(dir, 'pg.json'), 'utf8')) as ScratchPostgres;
       const password = (await readFile(join(dir, 'pg.password'), 'utf8')).trim();
-      const meter = new ByteMeter(true);
-      await withStoredObject(deps, manifest, meter, async (body) => {
-        const restore = spawnPiped(
-          'pg_restore',
-          ['-h', '127.0.0.1', '-p', String(info.port), '-U', 'postgres', '--no-password', '-d', database, '--no-owner', '--no-privileges', '--exit-on-error'],
-          { ...process.env, PGPASSWORD: password },
-        );
-        restore.child.stdout.resume();
-        await decompressInto(body, manifest.compression, restore.child.stdin, restore.exited, (err) =>
-          ApplicationFailure.nonRetryable(`pg_restore of ${manifest.object.key} failed: ${err.message}`, ErrorType.RestoreFailed),
-        );
+      const { bytesRead } = await streamRestore(deps, manifest, {
+        host: '127.0.0.1',
+        port: info.port,
+        user: 'postgres',
+        password,
+        database,
+        // A scratch copy has none of production's roles.
+        extraArgs: ['--no-owner', '--no-privileges'],
       });
-      return { database, bytesRead: meter.bytes, seconds: (Date.now() - started) / 1000 };
+      return { database, bytesRead, seconds: (Date.now() - started) / 1000 };
     },
 
     /** Exact row counts of every table of a scratch database, as the backup manifests record them. */
@@ -148,7 +144,7 @@ export function createScratchActivities(deps: ActivityDeps) {
       assertLocalHost(deps, drillHost());
       const db = await connectScratch(drillId, database);
       try {
-        return await countRows(db);
+        return await withProgressHeartbeat(() => ({ phase: `counting the rows of ${database}` }), () => countRows(db));
       } finally {
         await db.end();
       }
@@ -162,7 +158,7 @@ export function createScratchActivities(deps: ActivityDeps) {
       for (const assertion of forDatabase) {
         const db = await connectScratch(drillId, database);
         try {
-          const { rows } = await db.query<Record<string, unknown>>(assertion.sql);
+          const { rows } = await withProgressHeartbeat(() => ({ phase: `asserting ${assertion.sql}` }), () => db.query<Record<string, unknown>>(assertion.sql));
           const value = rows[0] ? Object.values(rows[0])[0] : undefined;
           results.push({ database, sql: assertion.sql, ok: value === true, value: String(value) });
         } catch (err) {
@@ -379,65 +375,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/**
- * Streams a backup object into `work`, hashing it on the way, with heartbeats of the bytes read. When
- * `work` fails or the hash differs, the object is re-read to tell damage (ChecksumMismatch, naming the
- * object) from any other failure, which is rethrown as it was.
- */
-async function withStoredObject(deps: ActivityDeps, manifest: BackupManifest, meter: ByteMeter, work: (body: Readable) => Promise<void>): Promise<void> {
-  const s3 = createS3Client(deps);
-  const { bucket } = storageSettings(deps);
-  const { key } = manifest.object;
-  try {
-    await withProgressHeartbeat(
-      () => ({ bytesRead: meter.bytes, of: manifest.object.size }),
-      async () => {
-        let failure: Error | undefined;
-        try {
-          const response = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: Context.current().cancellationSignal });
-          const body = (response.Body as Readable).pipe(meter);
-          await work(body);
-        } catch (err) {
-          failure = err as Error;
-        }
-        const stored = failure ? await hashStoredObject(s3, bucket, key) : { bytes: meter.bytes, sha256: meter.digest() };
-        const problem = checksumProblem(key, stored, manifest.object);
-        if (problem) throw ApplicationFailure.nonRetryable(`${key}: ${problem}`, ErrorType.ChecksumMismatch);
-        if (failure) throw failure;
-      },
-    );
-  } finally {
-    s3.destroy();
-  }
-}
-
-/**
- * Pipes `body` through the decompressor for `method` into `sink`, resolving when the sink's consumer
- * (`consumed`) is done. A consumer failure is passed through `asFailure`.
- */
-async function decompressInto(
-  body: Readable,
-  method: CompressionMethod,
-  sink: NodeJS.WritableStream,
-  consumed: Promise<void>,
-  asFailure: (err: Error) => unknown,
-): Promise<void> {
-  const tool = decompressor(method);
-  const consumer = consumed.catch((err: Error) => {
-    throw asFailure(err);
-  });
-  if (!tool) {
-    await Promise.all([consumer, pipeline(body, sink)]);
-    return;
-  }
-  const unpack = spawnPiped(tool.command, tool.args);
-  // Settled together, and the consumer's failure first: when pg_restore stops on an error, the broken
-  // pipes behind it are consequences, not the cause.
-  const results = await Promise.allSettled([consumer, pipeline(body, unpack.child.stdin), pipeline(unpack.child.stdout, sink), unpack.exited]);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 /** Downloads archived WAL from `fromSegment` on (and all timeline histories), each checked and decompressed. */

@@ -15,6 +15,8 @@ interface FlagField {
   flag: string;
   kind: 'string' | 'number' | 'boolean' | 'list' | 'numberList';
   description: string;
+  /** A boolean that is true unless said otherwise also gets --no-<flag>. */
+  defaultTrue?: boolean;
   choices?: string[];
 }
 
@@ -38,7 +40,7 @@ function fieldsOf(schema: z.ZodType, path: string[] = []): FlagField[] {
     const flag = `--${at.map(kebab).join('-')}`;
     const description = field.description ?? inner.description ?? '';
     if (inner instanceof z.ZodObject) return fieldsOf(inner, at);
-    if (inner instanceof z.ZodBoolean) return [{ path: at, flag, kind: 'boolean', description }];
+    if (inner instanceof z.ZodBoolean) return [{ path: at, flag, kind: 'boolean', description, defaultTrue: field.safeParse(undefined).data === true }];
     if (inner instanceof z.ZodNumber) return [{ path: at, flag, kind: 'number', description }];
     if (inner instanceof z.ZodEnum) return [{ path: at, flag, kind: 'string', description, choices: inner.options.map(String) }];
     if (inner instanceof z.ZodArray) {
@@ -52,10 +54,12 @@ function fieldsOf(schema: z.ZodType, path: string[] = []): FlagField[] {
 
 /** Commander options for every field of `schema`. */
 export function flagOptions(schema: z.ZodType): Option[] {
-  return fieldsOf(schema).map((field) => {
+  return fieldsOf(schema).flatMap((field) => {
     const placeholder = field.kind === 'boolean' ? '' : field.kind.endsWith('ist') ? ' <a,b,...>' : ' <value>';
     const hint = field.choices ? ` (${field.kind === 'list' ? 'any of' : 'one of'}: ${field.choices.join(', ')})` : '';
-    return new Option(`${field.flag}${placeholder}`, `${field.description || field.path.join('.')}${hint}`);
+    const option = new Option(`${field.flag}${placeholder}`, `${field.description || field.path.join('.')}${hint}`);
+    // Both spellings defined, so neither sets a default that would hide a value from --input.
+    return field.defaultTrue ? [option, new Option(`--no-${field.flag.slice(2)}`, `not ${field.path.join('.')}`)] : [option];
   });
 }
 

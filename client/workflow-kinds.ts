@@ -13,6 +13,7 @@ import {
   RedisBackupInputSchema,
   RestartServiceInputSchema,
   RestoreDrillInputSchema,
+  RestoreInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -80,6 +81,11 @@ export const WorkflowKinds = {
     workflowType: 'restartServiceWorkflow',
     inputSchema: RestartServiceInputSchema,
     description: "restart a service's containers one at a time, each healthy before the next (a managed change)",
+  },
+  restore: {
+    workflowType: 'restoreWorkflow',
+    inputSchema: RestoreInputSchema,
+    description: 'restore a database from a dump in production: apps stopped, safety backup, swap, apps healthy (a managed change)',
   },
   'restore-drill': {
     workflowType: 'restoreDrillWorkflow',

@@ -93,8 +93,13 @@ export const PostgresSchema = z
   .object({
     user: z.string().min(1),
     passwordEnv: envVarName,
-    /** Database used for probes and the audit table. */
+    /** Database used for probes. */
     database: z.string().min(1),
+    /**
+     * Database holding tego-ops's own tables (the change log), apart from the platform's, so restoring
+     * those never rewinds it; created on first use. @default 'tego_ops'
+     */
+    opsDatabase: z.string().min(1).default('tego_ops'),
     /** Databases the backups cover. @default [database] */
     databases: z.array(z.string().min(1)).optional(),
     /** Replication lag beyond which a replica counts as behind (bytes). @default 16 MiB */

@@ -69,7 +69,7 @@ export function appInstances(inventory: Inventory, service?: Service): AppInstan
 export interface TopologyView {
   sharedTaskQueue: string;
   hosts: { name: string; taskQueue: string }[];
-  instances: (AppInstance & { healthTimeoutMs: number })[];
+  instances: (AppInstance & { healthTimeoutMs: number; usesDatabase: boolean })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
   postgres: {
     nodes: { name: string; role: 'primary' | 'replica' }[];
@@ -100,7 +100,7 @@ export function topologyView(inventory: Inventory): TopologyView {
     sharedTaskQueue: inventory.temporal.taskQueue,
     hosts: inventory.hosts.map((h) => ({ name: h.name, taskQueue: hostTaskQueue(h) })),
     instances: inventory.services.flatMap((service) =>
-      appInstances(inventory, service).map((i) => ({ ...i, healthTimeoutMs: service.health.timeoutMs })),
+      appInstances(inventory, service).map((i) => ({ ...i, healthTimeoutMs: service.health.timeoutMs, usesDatabase: service.usesDatabase })),
     ),
     frontends: lb
       ? lb.frontends.map((f) => {

@@ -40,6 +40,12 @@ export const ActivityPresets = {
     scheduleToCloseTimeout: '10 minutes',
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   },
+  /** Administrative statements on the primary (create, rename, drop a database): quick, retried for minutes. */
+  databaseAdmin: {
+    startToCloseTimeout: '2 minutes',
+    scheduleToCloseTimeout: '15 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  },
   /**
    * Health gates: the activity throws NotHealthyYet until the target answers, and these retries are the
    * wait, with schedule-to-close as its deadline (set per call from the service's own timeout).

@@ -53,9 +53,11 @@ export interface ChangeSpec {
 export interface Change {
   /**
    * Runs one mutating step once the change may proceed (approved, inside the window, not paused), and
-   * registers `undo` to run if a later step fails or the change is cancelled or aborted.
+   * registers `undo` to run if this or a later step fails or the change is cancelled or aborted. `undo`
+   * must be idempotent and safe when the step did only part of its work, or none (its result is then
+   * undefined).
    */
-  step<T>(name: string, run: () => Promise<T>, undo?: (result: T) => Promise<unknown>, describe?: (result: T) => string): Promise<T>;
+  step<T>(name: string, run: () => Promise<T>, undo?: (result: T | undefined) => Promise<unknown>, describe?: (result: T) => string): Promise<T>;
   /** A read-only step: logged, but needing neither the window nor an undo. */
   check<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T>;
 }
@@ -142,9 +144,12 @@ export async function runChange<T>(spec: ChangeSpec, body: (change: Change) => P
   const change: Change = {
     async step(name, run, undo, describe) {
       await mayProceed();
-      const result = await log.step(name, run, describe);
-      if (undo) undos.push({ name, undo: () => undo(result) });
-      return result;
+      // Registered before the step runs: a step that fails part-way (a half-restored database) is
+      // undone too, so every undo must be safe on a step that did nothing or only some of its work.
+      const done: { result?: Awaited<ReturnType<typeof run>> } = {};
+      if (undo) undos.push({ name, undo: () => undo(done.result) });
+      done.result = await log.step(name, run, describe);
+      return done.result;
     },
     check: (name, run, describe) => log.step(name, run, describe),
   };

@@ -11,4 +11,5 @@ export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';
 export { restartServiceWorkflow } from './restart-service';
 export { restoreDrillWorkflow } from './restore-drill';
+export { restoreWorkflow } from './restore';
 export { walArchiveWorkflow } from './wal-archive';

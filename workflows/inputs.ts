@@ -113,6 +113,17 @@ export const RestoreDrillInputSchema = z
   .refine((input) => !(input.backupId && input.targetTime), { message: 'give backupId or targetTime, not both', path: ['targetTime'] });
 export type RestoreDrillInput = z.input<typeof RestoreDrillInputSchema>;
 
+export const RestoreInputSchema = z
+  .object({
+    /** The database to restore. @default postgres.database */
+    database: databaseName.optional(),
+    /** The dump to restore it from. @default the newest complete dump of that database */
+    backupId: z.string().min(1).optional(),
+    ...changeOptions,
+  })
+  .strict();
+export type RestoreInput = z.input<typeof RestoreInputSchema>;
+
 export const ChangesInputSchema = z
   .object({
     /** How many records, newest first. @default 20 */

@@ -4,6 +4,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import type { RunOutcome } from '../../client/follow-run';
 import { payloadCodecFromEnv } from '../../client/payload-codec';
 import { SecretEnv } from '../harness/sandbox-inventory';
@@ -11,7 +12,8 @@ import { tegoOps as runCli } from '../harness/cli';
 import { waitUntil } from '../harness/daemon';
 import { useSandbox } from '../harness/suite';
 
-const { sandbox } = useSandbox();
+const suite = useSandbox();
+const { sandbox } = suite;
 const tegoOps = (...args: string[]) => runCli(sandbox, args);
 
 describe('tego-ops start / status / approve / watch / changes', () => {
@@ -70,6 +72,22 @@ describe('tego-ops start / status / approve / watch / changes', () => {
     expect(rejected.stderr).toMatch(/: FAILED: ChangeRejected: change \S+ not approved within 1s; nothing was changed\n$/);
     const id = /^started (\S+)/.exec(rejected.stderr)![1];
     expect(await tegoOps('result', id)).toMatchObject({ code: 1 });
+  });
+
+  it('turns off a default-true field with --no-<flag>, and a flag beats the --input file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tego-cli-input-'));
+    await writeFile(join(dir, 'drill.json'), JSON.stringify({ redis: true, backupId: 'tego_engine-19990101T000000Z-000000' }));
+    const drill = await tegoOps('start', 'restore-drill', '--input', join(dir, 'drill.json'), '--no-redis', '--wait', '--json');
+    // Refused as an unknown backup, after the input (with redis off) reached the workflow intact.
+    expect(drill.code).toBe(1);
+    const outcome = JSON.parse(drill.stdout) as RunOutcome;
+    expect(outcome.status).toBe('FAILED');
+    expect(outcome.failure).toMatch(/^UnknownTarget: no complete PostgreSQL backup "tego_engine-19990101T000000Z-000000"/);
+    const { workflowId } = outcome;
+    const history = await suite.client.workflow.getHandle(workflowId).fetchHistory();
+    const payloads = history.events![0].workflowExecutionStartedEventAttributes!.input!.payloads!;
+    const [input] = await decodeArrayFromPayloads(suite.client.options.loadedDataConverter, payloads);
+    expect(input).toEqual({ redis: false, backupId: 'tego_engine-19990101T000000Z-000000' });
   });
 
   it('names the bad flag value and the expected form, exits 2 and starts nothing', async () => {

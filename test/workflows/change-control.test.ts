@@ -22,7 +22,7 @@ function startRestart(input: Record<string, unknown>): Promise<WorkflowHandle> {
 }
 
 async function changeRecord(workflowId: string): Promise<ChangeRecord & Record<string, unknown>> {
-  const db = primaryClient(suite.sandbox);
+  const db = primaryClient(suite.sandbox, 'tego_ops');
   await db.connect();
   try {
     const { rows } = await db.query<ChangeRecord & Record<string, unknown>>('SELECT * FROM tego_ops.change_records WHERE workflow_id = $1', [workflowId]);
@@ -167,7 +167,7 @@ describe('bad requests', () => {
     const cause = await failureOf(handle);
     expect(cause.type).toBe('UnknownTarget');
     expect(cause.message).toBe('unknown service tego-nope (services: tego-os, tego-os-server, tego-mcp, tego-llm)');
-    const db = primaryClient(suite.sandbox);
+    const db = primaryClient(suite.sandbox, 'tego_ops');
     await db.connect();
     const { rows } = await db.query('SELECT 1 FROM tego_ops.change_records WHERE workflow_id = $1', [handle.workflowId]);
     await db.end();
