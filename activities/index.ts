@@ -12,6 +12,7 @@ import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
 import { createRedisBackupActivities } from './redis-backup';
+import { createRedisRestoreActivities } from './redis-restore';
 import { createScratchActivities } from './scratch-instances';
 import { createStorageActivities } from './storage';
 import { createWalArchiveActivities } from './wal-archive';
@@ -41,6 +42,7 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createConfigBackupActivities(deps),
     ...createWalArchiveActivities(deps),
     ...createScratchActivities(deps),
+    ...createRedisRestoreActivities(deps),
   };
 }
 

@@ -147,7 +147,7 @@ async function copyRdb(deps: ActivityDeps, redis: Redis, target: string): Promis
 }
 
 /** CONFIG GET, which managed Redis services may forbid; then the given default applies. */
-async function configValue(redis: Redis, name: string, fallback: string): Promise<string> {
+export async function configValue(redis: Redis, name: string, fallback: string): Promise<string> {
   try {
     const [, value] = (await redis.config('GET', name));
     return value || fallback;
@@ -157,7 +157,7 @@ async function configValue(redis: Redis, name: string, fallback: string): Promis
 }
 
 /** redis-check-rdb validates the file and reports how many keys it read. */
-async function checkRdb(file: string): Promise<number> {
+export async function checkRdb(file: string): Promise<number> {
   const check = spawnPiped('redis-check-rdb', [file]);
   check.child.stdin.end();
   let out = '';

@@ -14,6 +14,7 @@ import {
   RestartServiceInputSchema,
   RestoreDrillInputSchema,
   RestoreInputSchema,
+  RestoreRedisInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -86,6 +87,11 @@ export const WorkflowKinds = {
     workflowType: 'restoreWorkflow',
     inputSchema: RestoreInputSchema,
     description: 'restore a database from a dump in production: apps stopped, safety backup, swap, apps healthy (a managed change)',
+  },
+  'restore-redis': {
+    workflowType: 'restoreRedisWorkflow',
+    inputSchema: RestoreRedisInputSchema,
+    description: 'restore Redis in its container from an RDB backup: safety backup, put in place, key count checked (a managed change)',
   },
   'restore-drill': {
     workflowType: 'restoreDrillWorkflow',

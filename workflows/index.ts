@@ -12,4 +12,5 @@ export { redisBackupWorkflow } from './redis-backup';
 export { restartServiceWorkflow } from './restart-service';
 export { restoreDrillWorkflow } from './restore-drill';
 export { restoreWorkflow } from './restore';
+export { restoreRedisWorkflow } from './restore-redis';
 export { walArchiveWorkflow } from './wal-archive';

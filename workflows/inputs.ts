@@ -124,6 +124,15 @@ export const RestoreInputSchema = z
   .strict();
 export type RestoreInput = z.input<typeof RestoreInputSchema>;
 
+export const RestoreRedisInputSchema = z
+  .object({
+    /** The Redis backup to restore. @default the newest complete one */
+    backupId: z.string().min(1).optional(),
+    ...changeOptions,
+  })
+  .strict();
+export type RestoreRedisInput = z.input<typeof RestoreRedisInputSchema>;
+
 export const ChangesInputSchema = z
   .object({
     /** How many records, newest first. @default 20 */

@@ -76,3 +76,39 @@ describe('redisBackupWorkflow with Redis in a container', () => {
     expect(execFileSync('redis-check-rdb', [`${file}.rdb`], { encoding: 'utf8' })).toMatch(/\[info\] 777 keys read/);
   });
 });
+
+describe('restoreRedisWorkflow with Redis in a container', () => {
+  it('puts the RDB back in place: the data is the backup\'s again, with a safety backup of what it replaced', async () => {
+    const redis = new Redis({ port, password: sandbox.env[SecretEnv.redisPassword] });
+    await redis.flushall();
+    const writes = redis.pipeline();
+    for (let i = 0; i < 300; i++) writes.set(`kept:${i}`, String(i));
+    await writes.exec();
+    const { backups } = await suite.client.workflow.execute<(i: unknown) => Promise<BackupReport>>('redisBackupWorkflow', {
+      taskQueue: 'ops-redis-container',
+      workflowId: uniqueId('backup-redis-container'),
+      args: [{}],
+    });
+    // Damage after the backup: keys lost and keys that should not be there.
+    await redis.del('kept:0', 'kept:1');
+    await redis.set('stray', 'x');
+    await redis.quit();
+
+    const report = await suite.client.workflow.execute<(i: unknown) => Promise<{ restoredFrom: string; keys: number; safetyBackup: string }>>('restoreRedisWorkflow', {
+      taskQueue: 'ops-redis-container',
+      workflowId: uniqueId('restore-redis'),
+      args: [{ backupId: backups[0].id, requestedBy: 'ops-test' }],
+    });
+    expect(report).toMatchObject({ restoredFrom: backups[0].id, keys: 300 });
+    const after = new Redis({ port, password: sandbox.env[SecretEnv.redisPassword] });
+    try {
+      expect(await after.dbsize()).toBe(300);
+      expect(await after.get('kept:0')).toBe('0');
+      expect(await after.exists('stray')).toBe(0);
+    } finally {
+      await after.quit();
+    }
+    const safety = JSON.parse(await readObjectText(suite.s3, `backups/redis/${report.safetyBackup}/manifest.json`)) as BackupManifest;
+    expect(safety.details).toMatchObject({ keys: 299 });
+  });
+});
