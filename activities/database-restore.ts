@@ -1,6 +1,7 @@
 import type { Client } from 'pg';
 import type { BackupManifest } from '../inventory/backup-catalog';
 import type { ActivityDeps } from './deps';
+import type { AssertionResult } from './scratch-instances';
 import { withProgressHeartbeat } from './heartbeat';
 import { countRows } from './postgres-backup';
 import { connectToNode, postgresSettings } from './postgres-connection';
@@ -83,6 +84,24 @@ export function createDatabaseRestoreActivities(deps: ActivityDeps) {
         if (await exists(db, live)) await rename(db, live, replacement);
         await rename(db, keepAs, live);
       });
+    },
+
+    /** Runs `restore.assertions` written for database `assertionsOf` against `database` (a restored copy of it). */
+    async runDatabaseAssertions({ database, assertionsOf }: { database: string; assertionsOf: string }): Promise<AssertionResult[]> {
+      const pg = postgresSettings(deps.inventory);
+      const mine = deps.inventory.restore.assertions.filter((a) => (a.database ?? pg.database) === assertionsOf);
+      return withProgressHeartbeat(
+        () => ({ phase: `asserting on ${database}` }),
+        () =>
+          onPrimary(async (db) => {
+            const results: AssertionResult[] = [];
+            for (const { sql } of mine) {
+              const value = await db.query<Record<string, unknown>>(sql).then((r) => (r.rows[0] ? Object.values(r.rows[0])[0] : undefined), (err: Error) => `error: ${err.message}`);
+              results.push({ database, sql, ok: value === true, value: String(value) });
+            }
+            return results;
+          }, database),
+      );
     },
 
     /** Drops a database if it exists, ending its sessions. */

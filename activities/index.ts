@@ -13,6 +13,7 @@ import { createPostgresBackupActivities } from './postgres-backup';
 import { createRedisActivities } from './redis';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
+import { createScratchCopyActivities } from './scratch-copy';
 import { createScratchActivities } from './scratch-instances';
 import { createStorageActivities } from './storage';
 import { createWalArchiveActivities } from './wal-archive';
@@ -42,6 +43,7 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createConfigBackupActivities(deps),
     ...createWalArchiveActivities(deps),
     ...createScratchActivities(deps),
+    ...createScratchCopyActivities(deps),
     ...createRedisRestoreActivities(deps),
   };
 }

@@ -119,9 +119,12 @@ export const RestoreInputSchema = z
     database: databaseName.optional(),
     /** The dump to restore it from. @default the newest complete dump of that database */
     backupId: z.string().min(1).optional(),
+    /** Restore it as it was at this moment instead (base backup + archived WAL), e.g. "2026-12-04T01:30:00Z". */
+    targetTime: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' }).optional(),
     ...changeOptions,
   })
-  .strict();
+  .strict()
+  .refine((input) => !(input.backupId && input.targetTime), { message: 'give backupId or targetTime, not both', path: ['targetTime'] });
 export type RestoreInput = z.input<typeof RestoreInputSchema>;
 
 export const RestoreRedisInputSchema = z

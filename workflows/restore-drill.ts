@@ -6,13 +6,13 @@ import { compareRowCounts, type DrillReport } from './drill-report';
 import { ErrorType } from './error-types';
 import { rootMessage } from './failures';
 import { RestoreDrillInputSchema, type RestoreDrillInput } from './inputs';
+import { chooseBaseBackup, newestFirst } from './backup-choice';
 import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 
-const newestFirst = (manifests: BackupManifest[]) => [...manifests].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
 
 /**
  * The guide's monthly 备份恢复演练, automated: restores the newest backups (or the one named, or a moment
@@ -122,21 +122,4 @@ async function chooseDumps(backupId: string | undefined, databases: string[]): P
   const missing = databases.filter((_, i) => !chosen[i]);
   if (missing.length > 0) throw ApplicationFailure.nonRetryable(`no complete PostgreSQL backup of ${missing.join(', ')} to drill`, ErrorType.UnknownTarget);
   return chosen as BackupManifest[];
-}
-
-/** The newest base backup finished before `targetTime`: the one WAL replay starts from. */
-async function chooseBaseBackup(targetTime: string, now: Date): Promise<BackupManifest> {
-  if (Date.parse(targetTime) > now.getTime()) {
-    throw ApplicationFailure.nonRetryable(`target time ${targetTime} is in the future`, ErrorType.TargetOutsideWal);
-  }
-  const bases = newestFirst((await storage.listBackups('basebackup')).complete);
-  const base = bases.find((m) => Date.parse(m.finishedAt) <= Date.parse(targetTime));
-  if (!base) {
-    const oldest = bases.at(-1);
-    throw ApplicationFailure.nonRetryable(
-      `no base backup finished before ${targetTime}${oldest ? ` (the oldest finished at ${oldest.finishedAt})` : ' (there are none)'}: outside the recovery window`,
-      ErrorType.TargetOutsideWal,
-    );
-  }
-  return base;
 }

@@ -2,6 +2,7 @@ import { ApplicationFailure, executeChild, proxyActivities, workflowInfo } from 
 import type { HostActivities, SharedActivities } from '../activities';
 import type { BackupManifest } from '../inventory/backup-catalog';
 import { ActivityPresets } from './activity-options';
+import { newestFirst } from './backup-choice';
 import { runChange } from './change-control';
 import { ErrorType } from './error-types';
 import { RestoreRedisInputSchema, type RestoreRedisInput } from './inputs';
@@ -55,7 +56,7 @@ export async function restoreRedisWorkflow(input: RestoreRedisInput = {}): Promi
 }
 
 async function chooseRdb(backupId: string | undefined): Promise<BackupManifest> {
-  const rdbs = [...(await storage.listBackups('redis')).complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
+  const rdbs = newestFirst((await storage.listBackups('redis')).complete);
   const chosen = backupId ? rdbs.find((m) => m.id === backupId) : rdbs[0];
   if (!chosen) {
     throw ApplicationFailure.nonRetryable(

@@ -48,6 +48,30 @@ describe('tego-ops start / status / approve / watch / changes', () => {
     expect(row).toMatch(new RegExp(`${changeId}\\s+restart-service\\s+service:tego-mcp\\s+\\S+@\\S+\\s+alice\\s+succeeded\\s+restarted 1 of 1 instances`));
   });
 
+  it('pauses, resumes, rejects and cancels running changes by id', async () => {
+    const start = async () => {
+      const started = await tegoOps('start', 'restart-service', '--service', 'tego-llm', '--approval-required', '--json');
+      const { workflowId } = JSON.parse(started.stdout) as { workflowId: string };
+      await waitUntil(async () => (await tegoOps('status', workflowId)).stdout.includes('approval: waiting'), 30_000, 500, 'the approval wait');
+      return workflowId;
+    };
+    const held = await start();
+    expect(await tegoOps('pause', held)).toMatchObject({ code: 0 });
+    await waitUntil(async () => (await tegoOps('status', held)).stdout.includes('paused: resume with'), 30_000, 500, 'the pause to show');
+    expect(await tegoOps('resume', held)).toMatchObject({ code: 0 });
+    await waitUntil(async () => !(await tegoOps('status', held)).stdout.includes('paused: resume with'), 30_000, 500, 'the resume to show');
+    expect(await tegoOps('reject', held, '--by', 'carol', '--comment', 'not now')).toMatchObject({ code: 0 });
+    const rejected = await tegoOps('result', held);
+    expect(rejected.code).toBe(1);
+    expect(rejected.stderr).toMatch(/FAILED: ChangeRejected: change \S+ rejected by carol: not now; nothing was changed/);
+
+    const cancelled = await start();
+    expect(await tegoOps('cancel', cancelled)).toMatchObject({ code: 0, stdout: `cancellation requested for ${cancelled}\n` });
+    const outcome = await tegoOps('watch', cancelled, '--json');
+    expect(outcome.code).toBe(1);
+    expect(JSON.parse(outcome.stdout)).toMatchObject({ status: 'CANCELLED' });
+  });
+
   it('--wait --json follows any workflow and exits 0 only on success', async () => {
     const ok = await tegoOps('start', 'health', '--components', 'redis,storage', '--wait', '--json');
     expect(ok.code).toBe(0);

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import Docker from 'dockerode';
@@ -12,7 +14,8 @@ import { topologyView } from '../../inventory/topology';
 import { primaryClient } from '../harness/postgres-data';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { sandboxBucket } from '../harness/services/minio';
-import { readObjectText } from '../harness/storage';
+import { listKeys, readObjectText } from '../harness/storage';
+import { waitUntil } from '../harness/daemon';
 import { useSandbox } from '../harness/suite';
 import { uniqueId } from '../harness/temporal-client';
 
@@ -115,6 +118,38 @@ describe('restoreWorkflow', () => {
     const record = await outcomeOf(handle.workflowId);
     expect(record.outcome).toBe('compensated');
     expect(record.summary).toMatch(/undid: restore tego_engine-broken-\d+ into tego_engine__restore_\w+; .*undid: stop /);
+  });
+
+  it('restores the database as it was at a moment (base backup + WAL), and the apps are healthy again', async () => {
+    const archiver = await suite.client.workflow.start('walArchiveWorkflow', { taskQueue: 'ops', workflowId: uniqueId('wal-archive'), args: [{ periodSeconds: 30 }] });
+    try {
+      await waitUntil(
+        async () => (await sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = 'tego_wal_archive'`, 'postgres'))[0]?.active === true,
+        60_000,
+        250,
+        'the archiver to stream',
+      );
+      await suite.run<BackupReport>('baseBackupWorkflow', {});
+      await sql(`INSERT INTO restore_probe VALUES ('before the moment')`);
+      const [{ t }] = await sql<{ t: string }>(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t`);
+      await new Promise((r) => setTimeout(r, 1500));
+      await sql(`INSERT INTO restore_probe VALUES ('after the moment')`);
+      const [{ segment }] = await sql<{ segment: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS segment');
+      await sql('SELECT pg_switch_wal()');
+      await waitUntil(async () => (await listKeys(suite.s3, 'backups/wal/')).some((k) => k.endsWith(`/${segment}.zst`)), 60_000, 500, `WAL segment ${segment} archived`);
+
+      const report = await suite.run<RestoreReport>('restoreWorkflow', { targetTime: t });
+      expect(report.restoredFrom).toMatch(new RegExp(`^base-\\S+ \\+ WAL to ${t.replace(/\./g, '\\.')}$`));
+      const restored = await labels();
+      expect(restored).toContain('before the moment');
+      expect(restored).not.toContain('after the moment');
+      expect(await labels(report.previousDatabaseKeptAs)).toContain('after the moment');
+      for (const app of dbApps) expect(await healthy(app)).toBe(true);
+      expect(await readdir(join(suite.sandbox.stateDir, 'scratch')).catch(() => [])).toEqual([]);
+    } finally {
+      await archiver.cancel();
+      await archiver.result().catch(() => undefined);
+    }
   });
 
   it('refuses an unknown backup or database before touching anything', async () => {
