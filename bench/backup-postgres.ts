@@ -13,7 +13,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Command } from 'commander';
-import { ensureBulkDatabase, primaryClient } from '../test/harness/postgres-data';
+import { databaseSize, ensureBulkDatabase } from '../test/harness/postgres-data';
 import { startSandbox, stopSandbox, type SandboxState } from '../test/harness/sandbox';
 import { SecretEnv } from '../test/harness/sandbox-inventory';
 import { sandboxBucket } from '../test/harness/services/minio';
@@ -32,14 +32,6 @@ const options = new Command()
 
 // Below 32768: ports above are the kernel's ephemeral range, where an outgoing connection may take one first.
 const bench = { stateDir: '/tmp/tego-bench', portBase: 24000, containerNamePrefix: 'bench-' };
-
-async function databaseSize(sandbox: SandboxState, name: string): Promise<number> {
-  const db = primaryClient(sandbox, name);
-  await db.connect();
-  const { rows } = await db.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
-  await db.end();
-  return Number(rows[0].size);
-}
 
 function pgArgs(sandbox: SandboxState, database: string): string[] {
   return ['-h', '127.0.0.1', '-p', String(sandbox.portBase + 10), '-U', 'postgres', '-d', database];

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { ensureBulkDatabase, primaryClient } from '../test/harness/postgres-data';
+import { databaseSize, ensureBulkDatabase } from '../test/harness/postgres-data';
 import { startSandbox, stopSandbox, type SandboxState } from '../test/harness/sandbox';
 import { downloadToFile, sandboxS3 } from '../test/harness/storage';
 import { sandboxClient, uniqueId } from '../test/harness/temporal-client';
@@ -37,14 +37,6 @@ const rawPort = bench.portBase + 90;
 const postgresBin = '/usr/lib/postgresql/15/bin';
 // The drill's scratch cluster settings (startCluster in activities/scratch-instances.ts), for a fair race.
 const scratchSettings = ['fsync=off', 'full_page_writes=off', 'synchronous_commit=off', 'autovacuum=off', 'cluster_name=scratch'];
-
-async function databaseSize(sandbox: SandboxState, name: string): Promise<number> {
-  const db = primaryClient(sandbox, name);
-  await db.connect();
-  const { rows } = await db.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
-  await db.end();
-  return Number(rows[0].size);
-}
 
 interface Owner {
   uid: number;

@@ -40,3 +40,20 @@ export async function ensureBulkDatabase(sandbox: SandboxState, name: string, ro
     await db.end();
   }
 }
+
+/** Runs one query on the sandbox's primary, in `database`, and returns its rows. */
+export async function queryPrimary<T extends object>(sandbox: SandboxState, query: string, database = 'tego_engine'): Promise<T[]> {
+  const db = primaryClient(sandbox, database);
+  await db.connect();
+  try {
+    return (await db.query<T>(query)).rows;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Bytes a database takes on disk. */
+export async function databaseSize(sandbox: SandboxState, database: string): Promise<number> {
+  const [{ size }] = await queryPrimary<{ size: string }>(sandbox, 'SELECT pg_database_size(current_database()) AS size', database);
+  return Number(size);
+}

@@ -9,7 +9,7 @@ import type { DrillReport } from '../../workflows/drill-report';
 import type { BackupReport } from '../../workflows/postgres-backup';
 import { progressQuery } from '../../workflows/progress';
 import { waitUntil } from '../harness/daemon';
-import { ensureBulkDatabase, primaryClient } from '../harness/postgres-data';
+import { ensureBulkDatabase, queryPrimary } from '../harness/postgres-data';
 import { sandboxBucket } from '../harness/services/minio';
 import { listKeys, readObjectText } from '../harness/storage';
 import { useSandbox } from '../harness/suite';
@@ -36,15 +36,7 @@ async function failureOf(handle: WorkflowHandle): Promise<Error & { type?: strin
   return (failure as WorkflowFailedError).cause as Error & { type?: string; details?: unknown[] };
 }
 
-async function sql<T extends object>(query: string, database = 'tego_engine'): Promise<T[]> {
-  const db = primaryClient(suite.sandbox, database);
-  await db.connect();
-  try {
-    return (await db.query<T>(query)).rows;
-  } finally {
-    await db.end();
-  }
-}
+const sql = <T extends object>(query: string, database = 'tego_engine') => queryPrimary<T>(suite.sandbox, query, database);
 
 describe('restoreDrillWorkflow', () => {
   it('restores the newest dump and RDB into scratch instances, proves them exactly, reports RTO/RPO and removes them', async () => {

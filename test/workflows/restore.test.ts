@@ -11,7 +11,7 @@ import type { BackupReport } from '../../workflows/postgres-backup';
 import type { RestoreReport } from '../../workflows/restore';
 import { loadInventory } from '../../inventory/load';
 import { topologyView } from '../../inventory/topology';
-import { primaryClient } from '../harness/postgres-data';
+import { queryPrimary } from '../harness/postgres-data';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { sandboxBucket } from '../harness/services/minio';
 import { listKeys, readObjectText } from '../harness/storage';
@@ -25,15 +25,7 @@ const prefix = suite.sandbox.containerNamePrefix;
 /** The sandbox services that use the database (usesDatabase in the inventory). */
 const dbApps = ['tego-os-server-host1-1', 'tego-os-server-host2-1', 'tego-mcp-host2-1', 'tego-llm-host1-1'].map((name) => `${prefix}${name}`);
 
-async function sql<T extends object>(query: string, database = 'tego_engine'): Promise<T[]> {
-  const db = primaryClient(suite.sandbox, database);
-  await db.connect();
-  try {
-    return (await db.query<T>(query)).rows;
-  } finally {
-    await db.end();
-  }
-}
+const sql = <T extends object>(query: string, database = 'tego_engine') => queryPrimary<T>(suite.sandbox, query, database);
 const databases = async () => (await sql<{ datname: string }>('SELECT datname FROM pg_database ORDER BY 1', 'postgres')).map((r) => r.datname);
 const labels = async (database = 'tego_engine') => (await sql<{ label: string }>('SELECT label FROM restore_probe ORDER BY label', database)).map((r) => r.label);
 const running = async (container: string) => (await docker.getContainer(container).inspect()).State.Running;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { walSegmentName, type BackupManifest } from '../../inventory/backup-catalog';
 import type { BackupReport } from '../../workflows/postgres-backup';
 import { waitUntil } from '../harness/daemon';
-import { primaryClient } from '../harness/postgres-data';
+import { queryPrimary } from '../harness/postgres-data';
 import { SecretEnv } from '../harness/sandbox-inventory';
 import { pgCtl, postgresRunAs } from '../harness/services/postgres';
 import { sandboxBucket } from '../harness/services/minio';
@@ -53,15 +53,7 @@ afterAll(async () => {
   s3?.destroy();
 });
 
-async function sql<T extends object>(query: string): Promise<T[]> {
-  const db = primaryClient(sandbox);
-  await db.connect();
-  try {
-    return (await db.query<T>(query)).rows;
-  } finally {
-    await db.end();
-  }
-}
+const sql = <T extends object>(query: string, database = 'tego_engine') => queryPrimary<T>(sandbox, query, database);
 
 /**
  * What point-in-time recovery does with the archive (the restore workflow will do it in production):
