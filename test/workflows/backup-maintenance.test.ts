@@ -110,6 +110,8 @@ describe('backupStatusWorkflow', () => {
       ['files://host2', 'no complete backup'],
     ]);
     expect(kinds.find((k) => k.kind === 'redis')).toMatchObject({ source: `redis://127.0.0.1:${suite.sandbox.portBase + 20}`, latest: null, stale: true });
+    // No drill report in the bucket: flagged, as a backup never restored is not known to restore.
+    expect(kinds.find((k) => k.kind === 'drill')).toMatchObject({ latest: null, stale: true, problem: 'no successful restore drill' });
 
     await emptyPrefix(suite.s3, 'backups/');
     await seedBackup('old', 2);

@@ -143,6 +143,29 @@ describe('restoreDrillWorkflow', () => {
     await expectNoScratchLeft();
   });
 
+  it('cancelled in the middle of a restore, it still removes everything and stores its report', async () => {
+    const database = 'drill_bulk';
+    await ensureBulkDatabase(suite.sandbox, database, 1_500_000);
+    const dump = await suite.run<BackupReport>('postgresBackupWorkflow', { databases: [database] });
+    const handle = await startDrill({ backupId: dump.backups[0].id, redis: false });
+    await waitUntil(
+      async () => (await handle.query(progressQuery).catch(() => undefined))?.steps.some((s) => s.name.startsWith('restore') && s.status === 'running') ?? false,
+      60_000,
+      200,
+      'the restore to be under way',
+    );
+    await handle.cancel();
+    const failure = await (handle.result() as Promise<unknown>).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.name).toBe('CancelledFailure');
+    const { steps } = await handle.query(progressQuery);
+    expect(steps.find((s) => s.name.startsWith('remove the scratch instances'))).toMatchObject({ status: 'done' });
+    expect(steps.find((s) => s.name === 'store the drill report')).toMatchObject({ status: 'done' });
+    const newest = (await listKeys(suite.s3, 'backups/drills/')).filter((k) => k.endsWith('/report.json')).sort().at(-1)!;
+    expect(JSON.parse(await readObjectText(suite.s3, newest))).toMatchObject({ ok: false, problems: ['cancelled'] });
+    await expectNoScratchLeft();
+  });
+
   it('refuses what cannot be drilled before starting anything', async () => {
     const unknown = await failureOf(await startDrill({ backupId: 'tego_engine-19990101T000000Z-000000' }));
     expect(unknown.type).toBe('UnknownTarget');
