@@ -45,6 +45,8 @@ function fieldsOf(schema: z.ZodType, path: string[] = []): FlagField[] {
     if (inner instanceof z.ZodEnum) return [{ path: at, flag, kind: 'string', description, choices: inner.options.map(String) }];
     if (inner instanceof z.ZodArray) {
       const element = unwrap(inner.element as z.ZodType);
+      // Lists of objects (a drill's assertions) have no flag form: they come from --input.
+      if (element instanceof z.ZodObject) return [];
       const choices = element instanceof z.ZodEnum ? element.options.map(String) : undefined;
       return [{ path: at, flag, kind: element instanceof z.ZodNumber ? 'numberList' : 'list', description, choices }];
     }
@@ -59,7 +61,7 @@ export function flagOptions(schema: z.ZodType): Option[] {
     const hint = field.choices ? ` (${field.kind === 'list' ? 'any of' : 'one of'}: ${field.choices.join(', ')})` : '';
     const option = new Option(`${field.flag}${placeholder}`, `${field.description || field.path.join('.')}${hint}`);
     // Both spellings defined, so neither sets a default that would hide a value from --input.
-    return field.defaultTrue ? [option, new Option(`--no-${field.flag.slice(2)}`, `not ${field.path.join('.')}`)] : [option];
+    return field.defaultTrue ? [option, new Option(`--no-${field.flag.slice(2)}`, `turn ${field.flag} off`)] : [option];
   });
 }
 

@@ -21,14 +21,14 @@ function isTimeZone(name: string): boolean {
 
 export const ChangeWindowSchema = z
   .object({
-    /** Days on which the window opens (the day its start falls on). @default every day */
-    days: z.array(z.enum(weekdays)).min(1).default([...weekdays]),
-    /** Local time the window opens, "HH:MM". */
-    start: clockTime,
-    /** Local time it closes, "HH:MM"; earlier than start means it closes the next day ("22:00"–"04:00"). */
-    end: clockTime,
-    /** IANA time zone the times are in. @default "UTC" */
-    timeZone: z.string().refine(isTimeZone, 'expected an IANA time zone like "Asia/Shanghai"').default('UTC'),
+    days: z.array(z.enum(weekdays)).min(1).default([...weekdays]).describe('days on which the window opens (default: every day)'),
+    start: clockTime.describe('local time the window opens, HH:MM'),
+    end: clockTime.describe('local time it closes, HH:MM; before start means the next day'),
+    timeZone: z
+      .string()
+      .refine(isTimeZone, 'expected an IANA time zone like "Asia/Shanghai"')
+      .default('UTC')
+      .describe('IANA time zone of start and end (default: UTC)'),
   })
   .strict()
   .refine((w) => w.start !== w.end, { message: 'start and end must differ', path: ['end'] });

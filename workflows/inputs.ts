@@ -18,8 +18,7 @@ export const HealthComponent = {
 
 export const HealthCheckInputSchema = z
   .object({
-    /** Which component groups to probe. @default all */
-    components: z.array(z.enum(HealthComponent)).min(1).optional(),
+    components: z.array(z.enum(HealthComponent)).min(1).optional().describe('which component groups to probe (default: all)'),
   })
   .strict();
 
@@ -29,8 +28,7 @@ const databaseName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_$-]*$/, 'expected a 
 
 export const PostgresBackupInputSchema = z
   .object({
-    /** Databases to dump. @default the inventory's postgres.databases */
-    databases: z.array(databaseName).min(1).optional(),
+    databases: z.array(databaseName).min(1).optional().describe('databases to dump (default: the inventory\'s postgres.databases)'),
   })
   .strict();
 
@@ -41,16 +39,14 @@ export type RedisBackupInput = z.input<typeof RedisBackupInputSchema>;
 
 export const ConfigBackupInputSchema = z
   .object({
-    /** Hosts whose config files to archive. @default every host in backup.configPaths */
-    hosts: z.array(z.string().min(1)).min(1).optional(),
+    hosts: z.array(z.string().min(1)).min(1).optional().describe('hosts whose config files to archive (default: every host in backup.configPaths)'),
   })
   .strict();
 export type ConfigBackupInput = z.input<typeof ConfigBackupInputSchema>;
 
 export const BackupAllInputSchema = z
   .object({
-    /** Kinds to leave out of this run. */
-    skip: z.array(z.enum(['postgres', 'redis', 'config'])).optional(),
+    skip: z.array(z.enum(['postgres', 'redis', 'config'])).optional().describe('kinds to leave out of this run'),
   })
   .strict();
 export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
@@ -68,31 +64,27 @@ export const changeOptions = {
   /** Wait for an approve/reject signal before changing anything. */
   approval: z
     .object({
-      required: z.boolean(),
-      /** Who may approve or reject; anyone but the requester when absent. */
-      approvers: z.array(z.string().min(1)).min(1).optional(),
-      /** How long to wait for a decision before giving up (the change is then rejected). @default "24h" */
-      timeout: duration.default('24h'),
+      required: z.boolean().describe('wait for an approve/reject signal before changing anything'),
+      approvers: z.array(z.string().min(1)).min(1).optional().describe('who may approve or reject (default: anyone but the requester)'),
+      timeout: duration.default('24h').describe('how long to wait for a decision, e.g. 30m, 4h (default 24h); then the change is rejected'),
     })
     .strict()
     .optional(),
-  /** Begin mutating steps only inside this window; waits for it to open. */
-  window: ChangeWindowSchema.optional(),
-  /** Who asked for the change (the CLI fills in the user). @default "unknown" */
-  requestedBy: z.string().min(1).max(200).default('unknown'),
-  /** An id from your change tracker; the workflow id when absent. */
-  changeId: z.string().regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'expected letters, digits and . _ : / - (at most 100)').optional(),
-  /** Why: shown in the change record and the UI. */
-  reason: z.string().max(500).optional(),
+  window: ChangeWindowSchema.optional().describe('begin mutating steps only inside this window; waits for it to open'),
+  requestedBy: z.string().min(1).max(200).default('unknown').describe('who asked for the change (the CLI fills in login@host)'),
+  changeId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:/-]{1,100}$/, 'expected letters, digits and . _ : / - (at most 100)')
+    .optional()
+    .describe('an id from your change tracker (default: the workflow id)'),
+  reason: z.string().max(500).optional().describe('why: shown in the change record and the UI'),
 };
 export type ChangeOptions = z.output<z.ZodObject<typeof changeOptions>>;
 
 export const RestartServiceInputSchema = z
   .object({
-    /** The app service whose containers to restart, one at a time. */
-    service: z.string().min(1),
-    /** Only its instances on this host. @default every host */
-    host: z.string().min(1).optional(),
+    service: z.string().min(1).describe('the app service whose containers to restart, one at a time'),
+    host: z.string().min(1).optional().describe('only its instances on this host (default: every host)'),
     ...changeOptions,
   })
   .strict();
@@ -100,14 +92,13 @@ export type RestartServiceInput = z.input<typeof RestartServiceInputSchema>;
 
 export const RestoreDrillInputSchema = z
   .object({
-    /** The PostgreSQL dump to restore. @default the newest complete dump of each database */
-    backupId: z.string().min(1).optional(),
-    /** Restore to this moment instead (base backup + archived WAL), e.g. "2026-12-04T01:30:00Z". */
-    targetTime: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' }).optional(),
-    /** Also restore the newest Redis backup and check its key count. @default true */
-    redis: z.boolean().default(true),
-    /** SQL checks for this drill only, run after the inventory's `restore.assertions`; each must return true. */
-    assertions: z.array(z.object({ database: z.string().min(1).optional(), sql: z.string().min(1) }).strict()).default([]),
+    backupId: z.string().min(1).optional().describe('the PostgreSQL dump to restore (default: the newest of each database)'),
+    targetTime: z.iso
+      .datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' })
+      .optional()
+      .describe('restore to this moment instead, from base backup + WAL, e.g. 2026-12-04T01:30:00Z'),
+    redis: z.boolean().default(true).describe('also restore the newest Redis backup and check its key count (default: true)'),
+    assertions: z.array(z.object({ database: z.string().min(1).optional(), sql: z.string().min(1) }).strict()).default([]).describe('sQL checks for this drill only, run after the inventory\'s restore.assertions; each must return true'),
   })
   .strict()
   .refine((input) => !(input.backupId && input.targetTime), { message: 'give backupId or targetTime, not both', path: ['targetTime'] });
@@ -115,12 +106,12 @@ export type RestoreDrillInput = z.input<typeof RestoreDrillInputSchema>;
 
 export const RestoreInputSchema = z
   .object({
-    /** The database to restore. @default postgres.database */
-    database: databaseName.optional(),
-    /** The dump to restore it from. @default the newest complete dump of that database */
-    backupId: z.string().min(1).optional(),
-    /** Restore it as it was at this moment instead (base backup + archived WAL), e.g. "2026-12-04T01:30:00Z". */
-    targetTime: z.iso.datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' }).optional(),
+    database: databaseName.optional().describe('the database to restore (default: the first of postgres.databases)'),
+    backupId: z.string().min(1).optional().describe('the dump to restore it from (default: its newest)'),
+    targetTime: z.iso
+      .datetime({ offset: true, message: 'expected an ISO 8601 time like "2026-12-04T01:30:00Z"' })
+      .optional()
+      .describe('restore it as it was at this moment instead (base backup + WAL)'),
     ...changeOptions,
   })
   .strict()
@@ -129,8 +120,7 @@ export type RestoreInput = z.input<typeof RestoreInputSchema>;
 
 export const RestoreRedisInputSchema = z
   .object({
-    /** The Redis backup to restore. @default the newest complete one */
-    backupId: z.string().min(1).optional(),
+    backupId: z.string().min(1).optional().describe('the Redis backup to restore (default: the newest)'),
     ...changeOptions,
   })
   .strict();
@@ -138,8 +128,7 @@ export type RestoreRedisInput = z.input<typeof RestoreRedisInputSchema>;
 
 export const ChangesInputSchema = z
   .object({
-    /** How many records, newest first. @default 20 */
-    limit: z.number().int().min(1).max(1000).default(20),
+    limit: z.number().int().min(1).max(1000).default(20).describe('how many records, newest first (default: 20)'),
     kind: z.string().min(1).optional(),
     target: z.string().min(1).optional(),
     changeId: z.string().min(1).optional(),
@@ -149,12 +138,10 @@ export type ChangesInput = z.input<typeof ChangesInputSchema>;
 
 export const BackupRetentionInputSchema = z
   .object({
-    /** Kinds to apply retention to. @default all */
-    kinds: backupKinds.optional(),
+    kinds: backupKinds.optional().describe('kinds to apply retention to (default: all)'),
     /** List what would be deleted, delete nothing. @default false */
     dryRun: z.boolean().default(false),
-    /** Override backup.retention.incompleteGraceHours for this run. */
-    incompleteGraceHours: z.number().positive().optional(),
+    incompleteGraceHours: z.number().positive().optional().describe('override backup.retention.incompleteGraceHours for this run'),
     ...changeOptions,
   })
   .strict();
@@ -163,8 +150,7 @@ export type BackupRetentionInput = z.input<typeof BackupRetentionInputSchema>;
 export const BackupVerifyInputSchema = z
   .object({
     kinds: backupKinds.optional(),
-    /** Only the newest complete backup of each kind (quick), or all of them. @default false */
-    latestOnly: z.boolean().default(false),
+    latestOnly: z.boolean().default(false).describe('only the newest complete backup of each kind (quick), or all of them (default: false)'),
   })
   .strict();
 export type BackupVerifyInput = z.input<typeof BackupVerifyInputSchema>;
@@ -177,8 +163,7 @@ export type BaseBackupInput = z.input<typeof BaseBackupInputSchema>;
 
 export const WalArchiveInputSchema = z
   .object({
-    /** How long each archiving activity runs before the workflow continues as new. @default 3600 */
-    periodSeconds: z.number().int().min(10).max(86_400).default(3600),
+    periodSeconds: z.number().int().min(10).max(86_400).default(3600).describe('how long each archiving activity runs before the workflow continues as new (default: 3600)'),
   })
   .strict();
 export type WalArchiveInput = z.input<typeof WalArchiveInputSchema>;
