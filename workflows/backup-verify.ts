@@ -2,6 +2,7 @@ import { ApplicationFailure, patched, proxyActivities } from '@temporalio/workfl
 import type { SharedActivities } from '../activities';
 import type { VerifyResult } from '../activities/backup-catalog';
 import { ActivityPresets } from './activity-options';
+import { newestFirst } from './backup-choice';
 import { ErrorType } from './error-types';
 import { BackupVerifyInputSchema, type BackupVerifyInput } from './inputs';
 import { beginRun } from './run-labels';
@@ -29,8 +30,8 @@ export async function backupVerifyWorkflow(input: BackupVerifyInput = {}): Promi
   const oldestBaseSegment: string[] = [];
   for (const kind of kinds ?? allBackupKinds) {
     const { complete } = await storage.listBackups(kind);
-    const newestFirst = [...complete].sort((a, b) => Date.parse(b.finishedAt) - Date.parse(a.finishedAt));
-    for (const manifest of latestOnly ? newestFirst.slice(0, 1) : newestFirst) {
+    const newest = newestFirst(complete);
+    for (const manifest of latestOnly ? newest.slice(0, 1) : newest) {
       results.push(await progress.step(`verify ${kind}/${manifest.id}`, () => transfer.verifyBackupObject(manifest), (r) => (r.ok ? 'ok' : r.problem!)));
     }
     if (kind === BackupKind.basebackup && complete.length > 0) {

@@ -5,12 +5,12 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { newS3Client } from '../../activities/storage-client';
 import type { SandboxState } from './sandbox';
 import { SecretEnv } from './sandbox-inventory';
+import { listKeys as listBucketKeys } from '../../activities/stored-objects';
 import { sandboxBucket } from './services/minio';
 
 /** A client on the sandbox's MinIO, for tests to look at what workflows left in the bucket. */
@@ -26,15 +26,9 @@ export function sandboxS3(sandbox: SandboxState): S3Client {
   });
 }
 
+/** Every key under `prefix` in the sandbox bucket, sorted. */
 export async function listKeys(s3: S3Client, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: sandboxBucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key!));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
+  return (await listBucketKeys(s3, sandboxBucket, prefix)).sort();
 }
 
 /** Multipart uploads in progress (or abandoned) anywhere in the bucket. */

@@ -30,6 +30,21 @@ function startDrill(input: Record<string, unknown>): Promise<WorkflowHandle> {
   return suite.client.workflow.start('restoreDrillWorkflow', { taskQueue: 'ops', workflowId: uniqueId('drill'), args: [input] });
 }
 
+/** A drill of a ~300 MB dump, returned once its restore step is running: long enough to interrupt. */
+async function drillUnderWay(): Promise<{ database: string; handle: WorkflowHandle }> {
+  const database = 'drill_bulk';
+  await ensureBulkDatabase(suite.sandbox, database, 1_500_000);
+  const dump = await suite.run<BackupReport>('postgresBackupWorkflow', { databases: [database] });
+  const handle = await startDrill({ backupId: dump.backups[0].id, redis: false });
+  await waitUntil(
+    async () => (await handle.query(progressQuery).catch(() => undefined))?.steps.some((s) => s.name.startsWith('restore') && s.status === 'running') ?? false,
+    60_000,
+    200,
+    'the restore to be under way',
+  );
+  return { database, handle };
+}
+
 async function failureOf(handle: WorkflowHandle): Promise<Error & { type?: string; details?: unknown[] }> {
   const failure = await (handle.result() as Promise<unknown>).catch((e: unknown) => e);
   expect(failure).toBeInstanceOf(WorkflowFailedError);
@@ -124,16 +139,7 @@ describe('restoreDrillWorkflow', () => {
   });
 
   it('survives a killed worker in the middle of a restore: completes, and leaves no scratch instance', async () => {
-    const database = 'drill_bulk';
-    await ensureBulkDatabase(suite.sandbox, database, 1_500_000);
-    const dump = await suite.run<BackupReport>('postgresBackupWorkflow', { databases: [database] });
-    const handle = await startDrill({ backupId: dump.backups[0].id, redis: false });
-    await waitUntil(
-      async () => (await handle.query(progressQuery).catch(() => undefined))?.steps.some((s) => s.name.startsWith('restore') && s.status === 'running') ?? false,
-      60_000,
-      200,
-      'the restore to be under way',
-    );
+    const { database, handle } = await drillUnderWay();
     await new Promise((r) => setTimeout(r, 1000));
     await suite.worker.kill();
     await suite.restartWorker();
@@ -144,16 +150,7 @@ describe('restoreDrillWorkflow', () => {
   });
 
   it('cancelled in the middle of a restore, it still removes everything and stores its report', async () => {
-    const database = 'drill_bulk';
-    await ensureBulkDatabase(suite.sandbox, database, 1_500_000);
-    const dump = await suite.run<BackupReport>('postgresBackupWorkflow', { databases: [database] });
-    const handle = await startDrill({ backupId: dump.backups[0].id, redis: false });
-    await waitUntil(
-      async () => (await handle.query(progressQuery).catch(() => undefined))?.steps.some((s) => s.name.startsWith('restore') && s.status === 'running') ?? false,
-      60_000,
-      200,
-      'the restore to be under way',
-    );
+    const { handle } = await drillUnderWay();
     await handle.cancel();
     const failure = await (handle.result() as Promise<unknown>).catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(WorkflowFailedError);
