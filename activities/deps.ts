@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { ApplicationFailure } from '@temporalio/common';
+import type { InventoryFile } from '../inventory/inventory-file';
 import type { Host, Inventory } from '../inventory/schema';
 import { findHost } from '../inventory/topology';
 import { readSecret } from '../inventory/load';
@@ -10,22 +11,30 @@ import { ErrorType } from '../workflows/error-types';
  * it the same way against the sandbox, so activities always talk to real systems.
  */
 export interface ActivityDeps {
-  inventory: Inventory;
+  /** The inventory as it is now: re-read when its file changes (a failover rewrites the roles). */
+  readonly inventory: Inventory;
+  /** The file the inventory comes from, when the worker was started with one; switchover and failover write to it. */
+  inventoryFile?: InventoryFile;
   /** The host this worker runs on, for host-bound activities; undefined on a shared-queue worker. */
   localHost?: string;
   docker(host: string): Docker;
   secret(envName: string, field: string): string;
 }
 
-export function createDeps(inventory: Inventory, localHost?: string): ActivityDeps {
+export function createDeps(source: Inventory | InventoryFile, localHost?: string): ActivityDeps {
   const engines = new Map<string, Docker>();
+  const file = 'current' in source ? source : undefined;
+  const current = () => (file ? file.current() : (source as Inventory));
   return {
-    inventory,
+    get inventory() {
+      return current();
+    },
+    inventoryFile: file,
     localHost,
     docker(hostName) {
       let engine = engines.get(hostName);
       if (!engine) {
-        engine = new Docker(dockerOptions(findHost(inventory, hostName)));
+        engine = new Docker(dockerOptions(findHost(current(), hostName)));
         engines.set(hostName, engine);
       }
       return engine;

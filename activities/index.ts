@@ -1,3 +1,4 @@
+import { createAppContainerActivities } from './app-containers';
 import { createBackupCatalogActivities } from './backup-catalog';
 import { createBaseBackupActivities } from './base-backup';
 import { createChangeRecordActivities } from './change-records';
@@ -10,7 +11,9 @@ import { createOffsiteCopyActivities } from './offsite-copy';
 import { createInventoryActivities } from './inventory';
 import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
+import { createPostgresServerActivities } from './postgres-server';
 import { createRedisActivities } from './redis';
+import { createReplicationActivities } from './replication';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
 import { createScratchCopyActivities } from './scratch-copy';
@@ -32,6 +35,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createOffsiteCopyActivities(deps),
     ...createChangeRecordActivities(deps),
     ...createDatabaseRestoreActivities(deps),
+    ...createReplicationActivities(deps),
   };
 }
 
@@ -45,6 +49,8 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createScratchActivities(deps),
     ...createScratchCopyActivities(deps),
     ...createRedisRestoreActivities(deps),
+    ...createAppContainerActivities(deps),
+    ...createPostgresServerActivities(deps),
   };
 }
 

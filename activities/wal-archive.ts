@@ -14,6 +14,8 @@ import { walChecksumMetadata } from './backup-catalog';
 export interface WalArchiveProgress {
   uploaded: number;
   lastSegment: string | null;
+  /** Set when the primary is now on another host (a switchover or failover): the workflow moves there. */
+  primaryMovedTo?: string;
 }
 
 /** Completed segments (24 hex digits) and timeline history files; `.partial` ones are still being written. */
@@ -30,8 +32,16 @@ export function createWalArchiveActivities(deps: ActivityDeps) {
     async archiveWal({ maxSeconds }: { maxSeconds: number }): Promise<WalArchiveProgress> {
       const pg = postgresSettings(deps.inventory);
       const node = pg.nodes.find((n) => n.role === 'primary')!;
-      assertLocalHost(deps, node.host);
       const { slot, stagingDirectory } = deps.inventory.backup.walArchive;
+      if (deps.localHost !== undefined && deps.localHost !== node.host) {
+        // The primary moved: upload what this host received from it, then let the workflow follow it.
+        const s3 = createS3Client(deps);
+        const progress: WalArchiveProgress = { uploaded: 0, lastSegment: null, primaryMovedTo: node.host };
+        await mkdir(stagingDirectory, { recursive: true });
+        await uploadCompleted(deps, s3, stagingDirectory, progress).finally(() => s3.destroy());
+        return progress;
+      }
+      assertLocalHost(deps, node.host);
       await mkdir(stagingDirectory, { recursive: true });
       const env = { ...process.env, PGPASSWORD: deps.secret(pg.passwordEnv, 'postgres.passwordEnv') };
       const connection = ['-h', node.address, '-p', String(node.port), '-U', pg.user, '--no-password'];

@@ -8,6 +8,9 @@ import {
   ChangesInputSchema,
   OffsiteCopyInputSchema,
   ConfigBackupInputSchema,
+  DbFailoverInputSchema,
+  DbRejoinInputSchema,
+  DbSwitchoverInputSchema,
   HealthCheckInputSchema,
   PostgresBackupInputSchema,
   RedisBackupInputSchema,
@@ -97,6 +100,21 @@ export const WorkflowKinds = {
     workflowType: 'restoreDrillWorkflow',
     inputSchema: RestoreDrillInputSchema,
     description: 'restore the newest backups (or one, or a moment in time) into scratch instances and prove them',
+  },
+  'db-switchover': {
+    workflowType: 'dbSwitchoverWorkflow',
+    inputSchema: DbSwitchoverInputSchema,
+    description: 'planned switchover to a caught-up replica with no data loss; apps repointed, old primary rejoined (a managed change)',
+  },
+  'db-failover': {
+    workflowType: 'dbFailoverWorkflow',
+    inputSchema: DbFailoverInputSchema,
+    description: 'the primary is down: confirm it, fence it, promote the best replica within maxLagBytes, repoint the apps (a managed change)',
+  },
+  'db-rejoin': {
+    workflowType: 'dbRejoinWorkflow',
+    inputSchema: DbRejoinInputSchema,
+    description: 'bring a fenced former primary back as a streaming replica (pg_rewind when needed) (a managed change)',
   },
   changes: {
     workflowType: 'changesWorkflow',

@@ -86,6 +86,19 @@ export const PostgresNodeSchema = z
     dataDirectory: absolutePath.optional(),
     /** Container name, when the server runs in Docker. */
     container: z.string().optional(),
+    /**
+     * Set by a failover on the primary it replaced: the node is out of service (stopped, and made to
+     * start read-only) until it is rejoined as a replica. @default false
+     */
+    fenced: z.boolean().default(false),
+  })
+  .strict();
+
+/** Environment variables through which apps that use the database are told where the primary is. */
+export const DatabaseClientEnvSchema = z
+  .object({
+    host: envVarName.default('POSTGRES_HOST'),
+    port: envVarName.default('POSTGRES_PORT'),
   })
   .strict();
 
@@ -104,6 +117,12 @@ export const PostgresSchema = z
     databases: z.array(z.string().min(1)).optional(),
     /** Replication lag beyond which a replica counts as behind (bytes). @default 16 MiB */
     maxLagBytes: z.number().int().nonnegative().default(16 * 1024 * 1024),
+    /**
+     * Set on every container of a `usesDatabase` service to the primary's address and port, so a
+     * switchover or failover repoints the apps by recreating their containers.
+     * @default { host: POSTGRES_HOST, port: POSTGRES_PORT }
+     */
+    clientEnv: DatabaseClientEnvSchema.default({ host: 'POSTGRES_HOST', port: 'POSTGRES_PORT' }),
     nodes: z.array(PostgresNodeSchema).min(1),
   })
   .strict();
@@ -393,6 +412,23 @@ function checkCrossReferences(inv: z.infer<typeof InventorySchema>, ctx: z.Refin
         message: `expected exactly one node with role primary, found ${primaries}`,
       });
     }
+    inv.postgres.nodes.forEach((node, i) => {
+      if (node.fenced && node.role === 'primary') {
+        ctx.addIssue({ code: 'custom', path: ['postgres', 'nodes', i, 'fenced'], message: 'the primary cannot be fenced' });
+      }
+    });
+    const clientEnv = Object.values(inv.postgres.clientEnv);
+    inv.services.forEach((service, s) => {
+      for (const variable of Object.keys(service.env)) {
+        if (service.usesDatabase && clientEnv.includes(variable)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', s, 'env', variable],
+            message: `${variable} is set from the primary (postgres.clientEnv) on services that use the database; remove it here`,
+          });
+        }
+      }
+    });
   }
   if (inv.redis) unknownHost(inv.redis.host, ['redis', 'host']);
   inv.backup.configPaths.forEach((entry, i) => unknownHost(entry.host, ['backup', 'configPaths', i, 'host']));

@@ -1,5 +1,5 @@
 import { expectedBackupSources, type BackupKind } from './backup-catalog';
-import type { Host, Inventory, Service } from './schema';
+import type { Host, Inventory, PostgresNode, Service } from './schema';
 
 /** Labels every container tego-ops manages carries; they tell logical hosts apart on a shared engine. */
 export const Labels = {
@@ -41,6 +41,12 @@ export function findService(inventory: Inventory, serviceName: string): Service 
   return service;
 }
 
+/** The node the inventory names primary (validation guarantees exactly one). */
+export function primaryNode(inventory: Inventory): PostgresNode {
+  if (!inventory.postgres) throw new Error('the inventory has no postgres section');
+  return inventory.postgres.nodes.find((n) => n.role === 'primary')!;
+}
+
 export function containerName(inventory: Inventory, service: string, host: string, index: number): string {
   return `${inventory.containerNamePrefix}${service}-${host}-${index}`;
 }
@@ -72,7 +78,8 @@ export interface TopologyView {
   instances: (AppInstance & { healthTimeoutMs: number; usesDatabase: boolean })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
   postgres: {
-    nodes: { name: string; role: 'primary' | 'replica' }[];
+    /** Each node with the queue of its host, where its files and server process are acted on. */
+    nodes: { name: string; role: 'primary' | 'replica'; host: string; taskQueue: string; fenced: boolean; local: boolean }[];
     maxLagBytes: number;
     databases: string[];
     /** Queue of the primary's host, where the WAL archiver runs. */
@@ -114,12 +121,18 @@ export function topologyView(inventory: Inventory): TopologyView {
       : [],
     postgres: inventory.postgres
       ? {
-          nodes: inventory.postgres.nodes.map((n) => ({ name: n.name, role: n.role })),
+          nodes: inventory.postgres.nodes.map((n) => ({
+            name: n.name,
+            role: n.role,
+            host: n.host,
+            taskQueue: hostTaskQueue(findHost(inventory, n.host)),
+            fenced: n.fenced,
+            // A server run from a data directory on its host (not a container): pg_ctl and pg_rewind act on it.
+            local: n.dataDirectory !== undefined,
+          })),
           maxLagBytes: inventory.postgres.maxLagBytes,
           databases: inventory.postgres.databases ?? [inventory.postgres.database],
-          primaryTaskQueue: hostTaskQueue(
-            findHost(inventory, inventory.postgres.nodes.find((n) => n.role === 'primary')!.host),
-          ),
+          primaryTaskQueue: hostTaskQueue(findHost(inventory, primaryNode(inventory).host)),
           walArchiveEnabled: inventory.backup.walArchive.enabled,
         }
       : null,
@@ -150,5 +163,5 @@ export function topologyView(inventory: Inventory): TopologyView {
 
 /** The host restore drills run on: `restore.drillHost`, else the PostgreSQL primary's host. */
 export function drillHostOf(inventory: Inventory): string | undefined {
-  return inventory.restore.drillHost ?? inventory.postgres?.nodes.find((n) => n.role === 'primary')?.host;
+  return inventory.restore.drillHost ?? (inventory.postgres ? primaryNode(inventory).host : undefined);
 }

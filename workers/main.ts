@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { InventoryError, loadInventory, defaultInventoryPath } from '../inventory/load';
+import { InventoryFile } from '../inventory/inventory-file';
 import { runWorkers } from './run-workers';
 
 const program = new Command()
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   }>();
   const inventory = await loadInventory(opts.config);
   await runWorkers({
-    inventory,
+    inventoryFile: new InventoryFile(opts.config, inventory),
     shared: opts.shared,
     hosts: opts.allHosts ? inventory.hosts.map((h) => h.name) : opts.host,
     workflowBundlePath: opts.workflowBundle,

@@ -1,13 +1,14 @@
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDeps, createHostActivities, createSharedActivities } from '../activities';
 import { dataConverterFor } from '../client/payload-codec';
-import type { Inventory } from '../inventory/schema';
+import type { InventoryFile } from '../inventory/inventory-file';
 import { findHost, hostTaskQueue } from '../inventory/topology';
 import { createLogger, TemporalLogAdapter } from './logger';
 import { createMetrics, startMetricsServer } from './metrics';
 
 export interface WorkerProcessOptions {
-  inventory: Inventory;
+  /** The inventory file; activities see its changes (roles rewritten by a failover) without a restart. */
+  inventoryFile: InventoryFile;
   /** Serve the shared queue (workflows and network activities). @default true */
   shared: boolean;
   /** Hosts whose queues this process serves: their Docker engines and files are local to it. */
@@ -36,7 +37,7 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
     },
   });
 
-  const { inventory } = options;
+  const inventory = options.inventoryFile.current();
   options.hosts.forEach((h) => findHost(inventory, h));
   // Before connecting: a worker whose inventory asks for encryption but lacks the keys must not start.
   const dataConverter = dataConverterFor(inventory);
@@ -59,7 +60,7 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
           ...(options.workflowBundlePath
             ? { workflowBundle: { codePath: options.workflowBundlePath } }
             : { workflowsPath: require.resolve('../workflows') }),
-          activities: createSharedActivities(createDeps(inventory)),
+          activities: createSharedActivities(createDeps(options.inventoryFile)),
         }),
       );
     }
@@ -69,7 +70,7 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
         await Worker.create({
           ...common,
           taskQueue: hostTaskQueue(host),
-          activities: createHostActivities(createDeps(inventory, host.name)),
+          activities: createHostActivities(createDeps(options.inventoryFile, host.name)),
         }),
       );
     }

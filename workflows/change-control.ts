@@ -38,6 +38,7 @@ import { beginRun } from './run-labels';
  */
 
 const records = proxyActivities<SharedActivities>(ActivityPresets.record);
+const lateRecords = proxyActivities<SharedActivities>({ ...ActivityPresets.record, scheduleToCloseTimeout: '1 minute' });
 
 export interface ChangeSpec {
   /** The CLI kind of the workflow, e.g. "restart-service". */
@@ -47,6 +48,12 @@ export interface ChangeSpec {
   /** The validated input (its digest goes into the record). */
   input: unknown;
   options: ChangeOptions;
+  /**
+   * Write the whole record when the change ends instead of opening it at the start: for a failover,
+   * whose change log lives on the primary that is down until the change has promoted another.
+   * A record that still cannot be written is logged, and the change's own outcome stands.
+   */
+  recordAtEnd?: boolean;
 }
 
 /** The handle a mutating workflow's body uses to run its steps. */
@@ -154,7 +161,7 @@ export async function runChange<T>(spec: ChangeSpec, body: (change: Change) => P
     check: (name, run, describe) => log.step(name, run, describe),
   };
 
-  await records.recordChangeStart({
+  const start = {
     workflowId,
     runId,
     changeId,
@@ -164,18 +171,28 @@ export async function runChange<T>(spec: ChangeSpec, body: (change: Change) => P
     reason,
     input: spec.input,
     startedAt: workflowInfo().runStartTime.toISOString(),
+  };
+  let approvalRecord: { workflowId: string; runId: string; approvedBy: string; comment?: string } | null = null;
+  if (!spec.recordAtEnd) await records.recordChangeStart(start);
+  const end = (outcome: ChangeOutcome, summary: string) => ({
+    workflowId,
+    runId,
+    outcome,
+    summary,
+    changes: log.snapshot().steps.map((s) => ({ step: s.name, status: s.status, ...(s.detail ? { detail: s.detail } : {}) })),
+    finishedAt: new Date().toISOString(),
   });
   const finish = (outcome: ChangeOutcome, summary: string) =>
-    CancellationScope.nonCancellable(() =>
-      records.recordChangeEnd({
-        workflowId,
-        runId,
-        outcome,
-        summary,
-        changes: log.snapshot().steps.map((s) => ({ step: s.name, status: s.status, ...(s.detail ? { detail: s.detail } : {}) })),
-        finishedAt: new Date().toISOString(),
-      }),
-    );
+    CancellationScope.nonCancellable(async () => {
+      if (!spec.recordAtEnd) return records.recordChangeEnd(end(outcome, summary));
+      try {
+        await lateRecords.recordChangeStart(start);
+        if (approvalRecord) await lateRecords.recordChangeApproval(approvalRecord);
+        await lateRecords.recordChangeEnd(end(outcome, summary));
+      } catch (err) {
+        log.setPhase(`${outcome}; the change record could not be written: ${(err as Error).message}`);
+      }
+    });
 
   try {
     if (approval?.required) {
@@ -190,7 +207,8 @@ export async function runChange<T>(spec: ChangeSpec, body: (change: Change) => P
         await finish('rejected', `${why}; nothing was changed`);
         throw ApplicationFailure.nonRetryable(`change ${changeId} ${why}; nothing was changed`, ErrorType.ChangeRejected);
       }
-      await records.recordChangeApproval({ workflowId, runId, approvedBy: final.by, comment: final.comment });
+      approvalRecord = { workflowId, runId, approvedBy: final.by, comment: final.comment };
+      if (!spec.recordAtEnd) await records.recordChangeApproval(approvalRecord);
     }
     const result = await body(change);
     log.setPhase('succeeded');

@@ -31,6 +31,14 @@ export const ErrorType = {
   TargetOutsideWal: 'TargetOutsideWal',
   /** A restore drill ran and found the backup wanting; its report says how. */
   DrillFailed: 'DrillFailed',
+  /** A precondition of a change does not hold (replica not streaming, too far behind, primary still up); nothing was changed. */
+  PreconditionFailed: 'PreconditionFailed',
+  /** A replica has not replayed or streamed far enough yet (retryable: the retry policy is the wait). */
+  NotCaughtUpYet: 'NotCaughtUpYet',
+  /** A replica did not come out of recovery on a new timeline. */
+  PromotionFailed: 'PromotionFailed',
+  /** A container's image is not on its host, so the container cannot be recreated. */
+  ImageMissing: 'ImageMissing',
   /** A health gate has not passed yet (retryable: the retry policy is the wait). */
   NotHealthyYet: 'NotHealthyYet',
 } as const;

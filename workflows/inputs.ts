@@ -174,3 +174,33 @@ export const OffsiteCopyInputSchema = z
   })
   .strict();
 export type OffsiteCopyInput = z.input<typeof OffsiteCopyInputSchema>;
+
+const nodeName = z.string().min(1);
+
+export const DbSwitchoverInputSchema = z
+  .object({
+    replica: nodeName.optional().describe('the replica to hand the primary role to (default: the only replica, or the one with the least lag)'),
+    dryRun: z.boolean().default(false).describe('check the preconditions and report the plan, change nothing (default: false)'),
+    ...changeOptions,
+  })
+  .strict();
+export type DbSwitchoverInput = z.input<typeof DbSwitchoverInputSchema>;
+
+export const DbFailoverInputSchema = z
+  .object({
+    replica: nodeName.optional().describe('the replica to promote (default: the one that received the most WAL)'),
+    probes: z.number().int().min(1).max(60).default(6).describe('probes that must all find the primary down before failing over (default: 6)'),
+    probeInterval: duration.default('1s').describe('time between probes; (probes - 1) × interval is the detection period (default: 1s, so 5 s)'),
+    force: z.boolean().default(false).describe('promote even when the data the replica lacks is over maxLagBytes or unknown, or the old primary cannot be fenced (default: false)'),
+    ...changeOptions,
+  })
+  .strict();
+export type DbFailoverInput = z.input<typeof DbFailoverInputSchema>;
+
+export const DbRejoinInputSchema = z
+  .object({
+    node: nodeName.describe('the former primary (or lagging replica) to bring back as a replica of the primary'),
+    ...changeOptions,
+  })
+  .strict();
+export type DbRejoinInput = z.input<typeof DbRejoinInputSchema>;

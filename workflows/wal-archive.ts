@@ -10,7 +10,8 @@ const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
 
 /**
  * Keeps WAL flowing into the bucket: runs the archiver on the primary's host for a period, then
- * continues as new so its history stays small. A dead worker or a dropped connection is retried by
+ * continues as new so its history stays small (and, after a switchover or failover, starts again on the
+ * new primary's host). A dead worker or a dropped connection is retried by
  * Temporal; the replication slot holds the WAL on the primary meanwhile. The schedule that starts
  * it skips while it runs, which keeps exactly one archiver alive.
  */
@@ -28,6 +29,8 @@ export async function walArchiveWorkflow(input: WalArchiveInput = {}): Promise<n
     heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
-  await progress.step(`archive WAL for ${periodSeconds} s`, () => onPrimaryHost.archiveWal({ maxSeconds: periodSeconds }), (p) => `${p.uploaded} segments, last ${p.lastSegment ?? '-'}`);
+  await progress.step(`archive WAL for ${periodSeconds} s`, () => onPrimaryHost.archiveWal({ maxSeconds: periodSeconds }), (p) =>
+    `${p.uploaded} segments, last ${p.lastSegment ?? '-'}${p.primaryMovedTo ? `; the primary is now on ${p.primaryMovedTo}, following it` : ''}`,
+  );
   return continueAsNew<typeof walArchiveWorkflow>({ periodSeconds });
 }

@@ -42,7 +42,6 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
   const pg = postgresNodes(layout);
   const nginx = nginxPaths(layout);
   let nextPort = ports.instanceBase;
-  const databaseEnv: Record<string, string> = { POSTGRES_HOST: '127.0.0.1', POSTGRES_PORT: String(pg.primary.port) };
   const hosts = ['host1', 'host2'].map((name) => ({
     name,
     address: '127.0.0.1',
@@ -64,7 +63,6 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       // Host networking lets the demo apps reach PostgreSQL on loopback, as apps on a host would reach it.
       network: 'host' as const,
       health: { path: svc.healthPath, timeoutMs: 2000 },
-      env: svc.usesDatabase ? databaseEnv : {},
       usesDatabase: svc.usesDatabase,
       placement: Object.entries(svc.placement).map(([host, count]) => ({
         host,

@@ -16,7 +16,7 @@ export async function startApps(docker: Docker, inventory: Inventory, sandboxId:
       appInstances(inventory, service).map(async (instance) => {
         await docker.getContainer(instance.containerName).remove({ force: true }).catch(() => undefined);
         const spec = instanceContainerSpec(inventory, service, instance, service.image, serviceSecretValues(service, secret), {
-          [SandboxLabel]: sandboxId,
+          labels: { [SandboxLabel]: sandboxId },
         });
         const container = await docker.createContainer(spec);
         await container.start();

@@ -63,6 +63,8 @@ export async function startPostgres(layout: SandboxLayout, password: string): Pr
       `wal_level = replica`,
       `max_wal_senders = 10`,
       `wal_keep_size = '256MB'`,
+      // pg_rewind needs it to bring a former primary back as a replica after a failover.
+      `wal_log_hints = on`,
       `hot_standby = on`,
       `log_connections = on`,
       `shared_buffers = '128MB'`,

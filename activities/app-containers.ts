@@ -1,0 +1,81 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { appInstances, findService, Labels } from '../inventory/topology';
+import { ErrorType } from '../workflows/error-types';
+import { assertLocalHost, type ActivityDeps } from './deps';
+import { databaseClientEnv, instanceContainerSpec, serviceSecretValues } from './docker-containers';
+import { findPostgresNode } from './postgres-connection';
+
+/** The name a container is kept under while its replacement is created. */
+const previousName = (name: string) => `${name}-previous`;
+
+/** App containers recreated from the inventory, on their host's Docker engine. */
+export function createAppContainerActivities(deps: ActivityDeps) {
+  return {
+    /**
+     * Points one app container at a database node: recreates it (same name, image and labels; env from
+     * the inventory with the node's address) and starts it. Already pointed there and running: nothing
+     * is done. The old container is renamed aside until the new one runs, and put back if the new one
+     * cannot be created or started, so the step either replaces it or leaves it as it was.
+     * @throws ApplicationFailure `UnknownTarget` for a container the inventory does not place
+     * @throws ApplicationFailure `ImageMissing` when the container's image is gone from the host
+     */
+    async repointContainer({ host, container, database }: { host: string; container: string; database: string }): Promise<{ recreated: boolean; image: string }> {
+      assertLocalHost(deps, host);
+      const inventory = deps.inventory;
+      const instance = appInstances(inventory).find((i) => i.containerName === container && i.host === host);
+      if (!instance) throw ApplicationFailure.nonRetryable(`the inventory places no container ${container} on ${host}`, ErrorType.UnknownTarget);
+      const service = findService(inventory, instance.service);
+      const node = findPostgresNode(inventory, database);
+      const wanted = Object.entries(databaseClientEnv(inventory, node)).map(([k, v]) => `${k}=${v}`);
+      const docker = deps.docker(host);
+
+      const current = await inspectOrNull(docker.getContainer(container));
+      if (current?.State.Running && wanted.every((e) => current.Config.Env.includes(e))) {
+        await removeIfPresent(docker, previousName(container));
+        return { recreated: false, image: current.Config.Image };
+      }
+      if (current) {
+        // An attempt that died after renaming left the old container aside: that one is the original.
+        await removeIfPresent(docker, previousName(container));
+        if (current.State.Running) await docker.getContainer(container).stop({ t: 30 });
+        await docker.getContainer(container).rename({ name: previousName(container) });
+      }
+      const previous = await inspectOrNull(docker.getContainer(previousName(container)));
+      if (!previous) throw ApplicationFailure.nonRetryable(`container ${container} does not exist on ${host}`, ErrorType.UnknownTarget);
+      const image = previous.Config.Image;
+      const labels = Object.fromEntries(Object.entries(previous.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
+      try {
+        const spec = instanceContainerSpec(inventory, service, instance, image, serviceSecretValues(service, (env, field) => deps.secret(env, field)), { labels, database: node });
+        const created = await docker.createContainer(spec);
+        await created.start();
+      } catch (err) {
+        await removeIfPresent(docker, container);
+        await docker.getContainer(previousName(container)).rename({ name: container });
+        if (previous.State.Running || current?.State.Running) await docker.getContainer(container).start().catch(() => undefined);
+        if ((err as { statusCode?: number }).statusCode === 404) {
+          throw ApplicationFailure.nonRetryable(`cannot recreate ${container}: image ${image} is not on ${host}; the old container was put back`, ErrorType.ImageMissing);
+        }
+        throw err;
+      }
+      await removeIfPresent(docker, previousName(container));
+      return { recreated: true, image };
+    },
+  };
+}
+
+async function inspectOrNull(container: Docker.Container): Promise<Docker.ContainerInspectInfo | null> {
+  return container.inspect().catch((err: { statusCode?: number }) => {
+    if (err.statusCode === 404) return null;
+    throw err;
+  });
+}
+
+async function removeIfPresent(docker: Docker, name: string): Promise<void> {
+  await docker
+    .getContainer(name)
+    .remove({ force: true })
+    .catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
+}
