@@ -75,9 +75,8 @@ export function createReplicationActivities(deps: ActivityDeps) {
     /**
      * Makes a primary refuse writes: new transactions default to read-only (set with ALTER SYSTEM, so it
      * holds for every new session), then every client session but this one is ended and waited for.
-     * Returns the WAL position after which nothing more can be committed: the replica must reach it.
      */
-    async stopWritesOnPrimary({ node }: { node: string }): Promise<{ finalLsn: string; sessionsEnded: number }> {
+    async stopWritesOnPrimary({ node }: { node: string }): Promise<{ sessionsEnded: number }> {
       return onNode(node, async (db) => {
         await db.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await db.query('SELECT pg_reload_conf()');
@@ -86,8 +85,7 @@ export function createReplicationActivities(deps: ActivityDeps) {
           `SELECT pg_terminate_backend(pid, 5000) AS ended FROM pg_stat_activity
             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
         );
-        const { rows } = await db.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn');
-        return { finalLsn: rows[0].lsn, sessionsEnded: ended.rowCount ?? 0 };
+        return { sessionsEnded: ended.rowCount ?? 0 };
       });
     },
 

@@ -20,7 +20,7 @@ export interface SwitchoverReport {
   state: ReplicationState;
   /** The steps it takes (a dry run) or took. */
   plan: string[];
-  /** The primary's last WAL position before it stopped taking writes; the replica replayed up to it. */
+  /** Where the stopped old primary's WAL ends; the replica replayed up to it before it was promoted. */
   finalLsn?: string;
   timeline?: { before: number; after: number };
   appsRepointed?: string[];
@@ -30,8 +30,8 @@ export interface SwitchoverReport {
 
 /**
  * The guide's 数据库故障恢复 done as a planned switchover with no data loss: stop the apps that write,
- * make the primary refuse writes and end its sessions, wait until the replica has replayed everything,
- * stop the old primary cleanly, promote the replica (proved: out of recovery, on a new timeline), write
+ * make the primary refuse writes and end its sessions, stop it cleanly, wait until the replica has
+ * replayed all of its WAL, promote the replica (proved: out of recovery, on a new timeline), write
  * the new roles into the inventory, recreate the apps pointed at the new primary and wait until they are
  * healthy; then bring the old primary back as a replica of the new one.
  * Preconditions — the replica streams, its lag is under `maxLagBytes`, no base backup is running — are
@@ -52,8 +52,8 @@ export async function dbSwitchoverWorkflow(input: DbSwitchoverInput = {}): Promi
   const plan = [
     ...cluster.apps.map((a) => `stop ${a.containerName}`),
     `stop writes on ${from.name} and end its sessions`,
-    `wait until ${to.name} has replayed ${from.name}'s last WAL`,
-    `stop ${from.name}`,
+    `stop ${from.name} cleanly`,
+    `wait until ${to.name} has replayed all of ${from.name}'s WAL`,
     `promote ${to.name} and check it is on a new timeline`,
     `record ${to.name} as primary in the inventory`,
     ...cluster.apps.map((a) => `point ${a.containerName} at ${to.name} and wait until it is healthy`),
@@ -80,18 +80,21 @@ export async function dbSwitchoverWorkflow(input: DbSwitchoverInput = {}): Promi
           () => docker.startContainer({ host: app.host, container: app.containerName }),
         );
       }
-      const { finalLsn } = await change.step(
+      await change.step(
         `stop writes on ${from.name} and end its sessions`,
         () => replication.stopWritesOnPrimary({ node: from.name }),
         () => replication.allowWritesOnPrimary({ node: from.name }),
-        (r) => `final WAL position ${r.finalLsn}; ${r.sessionsEnded} sessions ended`,
+        (r) => `${r.sessionsEnded} sessions ended`,
       );
-      await change.check(`wait until ${to.name} has replayed up to ${finalLsn}`, () => catchUp.requireReplayed({ replica: to.name, lsn: finalLsn }));
+      // A clean stop sends the replica everything, up to the shutdown checkpoint; where the stopped
+      // server's WAL ends is then exactly what the replica must have replayed: nothing can come after it.
       await change.step(
         `stop ${from.name}`,
         () => oldPrimary.stopServer({ node: from.name, mode: 'fast' }),
         () => oldPrimary.startServer({ node: from.name }),
       );
+      const { walEnd: finalLsn } = await change.check(`read where ${from.name}'s WAL ends`, () => oldPrimary.walEndOfStoppedServer({ node: from.name }), (r) => r.walEnd);
+      await change.check(`wait until ${to.name} has replayed up to ${finalLsn}`, () => catchUp.requireReplayed({ replica: to.name, lsn: finalLsn }));
       const promotion = await change.step(
         `promote ${to.name}`,
         () => replication.promoteReplica({ node: to.name }),

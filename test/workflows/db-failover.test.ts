@@ -237,6 +237,39 @@ describe('dbFailoverWorkflow', () => {
     expect(await roles()).toEqual({ pg1: { role: 'primary', fenced: false }, pg2: { role: 'replica', fenced: false } });
   });
 
+  it('refuses a replica that lacks more than maxLagBytes of the dead primary\'s WAL, says how much, and changes nothing', async () => {
+    await waitUntil(() => streamsFrom('pg1', 'pg2'), 30_000, 250, 'pg2 to stream');
+    // Cut pg2 off from pg1, write ~30 MB it never receives, then kill pg1.
+    const [{ primary_conninfo: conninfo }] = await query<{ primary_conninfo: string }>(portOf.pg2, 'SHOW primary_conninfo');
+    await query(portOf.pg2, `ALTER SYSTEM SET primary_conninfo = ''`);
+    await query(portOf.pg2, 'SELECT pg_reload_conf()');
+    await waitUntil(async () => !(await streamsFrom('pg1', 'pg2')), 30_000, 250, 'pg2 to stop streaming');
+    await query(portOf.pg1, 'CREATE TABLE IF NOT EXISTS ballast (id int, pad text)', [], probeDatabase);
+    await query(portOf.pg1, 'INSERT INTO ballast SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 30000) g', [], probeDatabase);
+    const containersBefore = await docker.listContainers({ filters: { label: [`${SandboxLabel}=${sandbox.id}`] } });
+    const postmaster = Number(readFileSync(join(nodes.primary.dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGKILL');
+    try {
+      const failure = await (await run<FailoverReport>('dbFailoverWorkflow', { probes: 2, probeInterval: '500ms' })).result().catch((err: unknown) => err);
+      expect(failureType(failure)).toBe('PreconditionFailed');
+      expect((failure as WorkflowFailedError).cause?.message).toMatch(/pg2 lacks [\d.]+ MiB of pg1's WAL \(received [0-9A-F/]+, the primary's WAL ends at [0-9A-F/]+\), over maxLagBytes 16\.0 MiB; start it with force/);
+      expect(await inRecovery(portOf.pg2)).toBe(true);
+      expect(existsSync(join(nodes.primary.dataDirectory, 'standby.signal'))).toBe(false);
+      expect(await roles()).toEqual({ pg1: { role: 'primary', fenced: false }, pg2: { role: 'replica', fenced: false } });
+      const containersAfter = await docker.listContainers({ filters: { label: [`${SandboxLabel}=${sandbox.id}`] } });
+      expect(containersAfter.map((c) => c.Id).sort()).toEqual(containersBefore.map((c) => c.Id).sort());
+    } finally {
+      // Put it back: pg1 recovers from the crash as the primary, pg2 follows it again. The killed
+      // postmaster must be gone (reaped) first, or the new one takes it for a server still running.
+      await waitUntil(async () => !existsSync(`/proc/${postmaster}`), 30_000, 100, 'the killed postmaster to be reaped');
+      await pgCtl(nodes.primary, 'start', { ...postgresRunAs() });
+      await query(portOf.pg2, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
+      await query(portOf.pg2, 'SELECT pg_reload_conf()');
+      await query(portOf.pg1, 'DROP TABLE IF EXISTS ballast', [], probeDatabase);
+      await waitUntil(() => streamsFrom('pg1', 'pg2'), 60_000, 250, 'pg2 to stream from pg1 again');
+    }
+  });
+
   it('after kill -9 of the primary: promotes pg2, repoints the apps, fences pg1 so it cannot take writes; db-rejoin brings it back', async () => {
     await waitUntil(() => streamsFrom('pg1', 'pg2'), 30_000, 250, 'pg2 to stream');
     await resetProbeTable();
