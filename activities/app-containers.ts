@@ -1,10 +1,19 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type Docker from 'dockerode';
-import { appInstances, findService, Labels } from '../inventory/topology';
+import { appInstances, findService, Labels, primaryNode } from '../inventory/topology';
 import { ErrorType } from '../workflows/error-types';
 import { assertLocalHost, type ActivityDeps } from './deps';
 import { databaseClientEnv, instanceContainerSpec, serviceSecretValues } from './docker-containers';
 import { findPostgresNode } from './postgres-connection';
+
+export interface RecreateContainerInput {
+  host: string;
+  container: string;
+  /** The image to run. @default the one it runs now */
+  image?: string;
+  /** The database node to point it at (services that use the database). @default the primary */
+  database?: string;
+}
 
 /** The name a container is kept under while its replacement is created. */
 const previousName = (name: string) => `${name}-previous`;
@@ -13,27 +22,30 @@ const previousName = (name: string) => `${name}-previous`;
 export function createAppContainerActivities(deps: ActivityDeps) {
   return {
     /**
-     * Points one app container at a database node: recreates it (same name, image and labels; env from
-     * the inventory with the node's address) and starts it. Already pointed there and running: nothing
-     * is done. The old container is renamed aside until the new one runs, and put back if the new one
-     * cannot be created or started, so the step either replaces it or leaves it as it was.
+     * Recreates one app container from the inventory (same name and labels; env from the inventory) on
+     * `image` (default: the image it runs now) and pointed at the database node `database` (default: the
+     * primary), and starts it. Already so and running: nothing is done. The old container is renamed
+     * aside until the new one runs, and put back if the new one cannot be created or started, so the
+     * step either replaces it or leaves it as it was.
      * @throws ApplicationFailure `UnknownTarget` for a container the inventory does not place
-     * @throws ApplicationFailure `ImageMissing` when the container's image is gone from the host
+     * @throws ApplicationFailure `ImageMissing` when the image is not on the host
      */
-    async repointContainer({ host, container, database }: { host: string; container: string; database: string }): Promise<{ recreated: boolean; image: string }> {
+    async recreateContainer({ host, container, image: wantedImage, database }: RecreateContainerInput): Promise<{ recreated: boolean; image: string; previousImage: string }> {
       assertLocalHost(deps, host);
       const inventory = deps.inventory;
       const instance = appInstances(inventory).find((i) => i.containerName === container && i.host === host);
       if (!instance) throw ApplicationFailure.nonRetryable(`the inventory places no container ${container} on ${host}`, ErrorType.UnknownTarget);
       const service = findService(inventory, instance.service);
-      const node = findPostgresNode(inventory, database);
-      const wanted = Object.entries(databaseClientEnv(inventory, node)).map(([k, v]) => `${k}=${v}`);
+      const node = database ? findPostgresNode(inventory, database) : inventory.postgres ? primaryNode(inventory) : undefined;
+      const wantedEnv = service.usesDatabase && node ? Object.entries(databaseClientEnv(inventory, node)).map(([k, v]) => `${k}=${v}`) : [];
       const docker = deps.docker(host);
 
       const current = await inspectOrNull(docker.getContainer(container));
-      if (current?.State.Running && wanted.every((e) => current.Config.Env.includes(e))) {
+      if (current?.State.Running && (!wantedImage || current.Config.Image === wantedImage) && wantedEnv.every((e) => current.Config.Env.includes(e))) {
+        // An attempt that died after starting the new container left the old one aside.
+        const aside = await inspectOrNull(docker.getContainer(previousName(container)));
         await removeIfPresent(docker, previousName(container));
-        return { recreated: false, image: current.Config.Image };
+        return { recreated: false, image: current.Config.Image, previousImage: aside?.Config.Image ?? current.Config.Image };
       }
       if (current) {
         // An attempt that died after renaming left the old container aside: that one is the original.
@@ -43,7 +55,7 @@ export function createAppContainerActivities(deps: ActivityDeps) {
       }
       const previous = await inspectOrNull(docker.getContainer(previousName(container)));
       if (!previous) throw ApplicationFailure.nonRetryable(`container ${container} does not exist on ${host}`, ErrorType.UnknownTarget);
-      const image = previous.Config.Image;
+      const image = wantedImage ?? previous.Config.Image;
       const labels = Object.fromEntries(Object.entries(previous.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
       try {
         const spec = instanceContainerSpec(inventory, service, instance, image, serviceSecretValues(service, (env, field) => deps.secret(env, field)), { labels, database: node });
@@ -59,7 +71,7 @@ export function createAppContainerActivities(deps: ActivityDeps) {
         throw err;
       }
       await removeIfPresent(docker, previousName(container));
-      return { recreated: true, image };
+      return { recreated: true, image, previousImage: previous.Config.Image };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { ErrorType } from '../workflows/error-types';
 import { timedProbe, type ProbeResult } from './probe-result';
 
@@ -29,6 +29,24 @@ function probeHttp({ url, timeoutMs }: HttpProbeInput): Promise<ProbeResult> {
 export function createHttpActivities() {
   return {
     probeHttp,
+
+    /**
+     * Watches a health URL for `seconds`, probing every half second: the monitor period after a deploy.
+     * @throws ApplicationFailure `Unhealthy` (non-retryable) at the first probe that fails
+     */
+    async watchHealthy({ url, timeoutMs, seconds }: HttpProbeInput & { seconds: number }): Promise<{ probes: number }> {
+      const context = Context.current();
+      const deadline = Date.now() + seconds * 1000;
+      let probes = 0;
+      while (Date.now() < deadline) {
+        const result = await probeHttp({ url, timeoutMs });
+        probes++;
+        if (result.status !== 'up') throw ApplicationFailure.nonRetryable(`${url} failed while watched (probe ${probes}): ${result.reason ?? result.status}`, ErrorType.Unhealthy);
+        context.heartbeat({ probes });
+        await context.sleep(500);
+      }
+      return { probes };
+    },
 
     /**
      * A health gate: returns when `url` answers 2xx, throws (retryably) while it does not. The workflow's

@@ -9,6 +9,7 @@ import { createDockerActivities } from './docker';
 import { createHttpActivities } from './http';
 import { createOffsiteCopyActivities } from './offsite-copy';
 import { createInventoryActivities } from './inventory';
+import { createLoadBalancerActivities } from './load-balancer';
 import { createPostgresActivities } from './postgres';
 import { createPostgresBackupActivities } from './postgres-backup';
 import { createPostgresServerActivities } from './postgres-server';
@@ -50,6 +51,7 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createScratchCopyActivities(deps),
     ...createRedisRestoreActivities(deps),
     ...createAppContainerActivities(deps),
+    ...createLoadBalancerActivities(deps),
     ...createPostgresServerActivities(deps),
   };
 }

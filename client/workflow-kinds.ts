@@ -18,6 +18,7 @@ import {
   RestoreDrillInputSchema,
   RestoreInputSchema,
   RestoreRedisInputSchema,
+  RollingDeployInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -115,6 +116,11 @@ export const WorkflowKinds = {
     workflowType: 'dbRejoinWorkflow',
     inputSchema: DbRejoinInputSchema,
     description: 'bring a fenced former primary back as a streaming replica (pg_rewind when needed) (a managed change)',
+  },
+  deploy: {
+    workflowType: 'rollingDeployWorkflow',
+    inputSchema: RollingDeployInputSchema,
+    description: 'rolling deploy of a new image, batch by batch: drained from nginx, health-gated, watched; automatic rollback (a managed change)',
   },
   changes: {
     workflowType: 'changesWorkflow',

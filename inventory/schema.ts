@@ -164,7 +164,10 @@ export const LoadBalancerSchema = z
     address: z.string().min(1),
     /** The file tego-ops renders; nginx must include it. */
     configFile: absolutePath,
-    /** Command that tests a config file; `{config}` is replaced by the candidate's path. */
+    /**
+     * Command that tests nginx's whole configuration, run with the candidate rendered into `configFile`
+     * (e.g. `nginx -t -q`); `{config}` is replaced by that file's path. Fails → the previous file is put back.
+     */
     testCommand: z.array(z.string()).min(1),
     reloadCommand: z.array(z.string()).min(1),
     frontends: z.array(FrontendSchema).min(1),

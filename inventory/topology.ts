@@ -77,6 +77,8 @@ export interface TopologyView {
   hosts: { name: string; taskQueue: string }[];
   instances: (AppInstance & { healthTimeoutMs: number; usesDatabase: boolean })[];
   frontends: { service: string; healthUrl: string; healthTimeoutMs: number }[];
+  /** The nginx host and its queue, where upstreams are rendered and reloaded. */
+  loadBalancer: { host: string; taskQueue: string } | null;
   postgres: {
     /** Each node with the queue of its host, where its files and server process are acted on. */
     nodes: { name: string; role: 'primary' | 'replica'; host: string; taskQueue: string; fenced: boolean; local: boolean }[];
@@ -119,6 +121,7 @@ export function topologyView(inventory: Inventory): TopologyView {
           };
         })
       : [],
+    loadBalancer: lb ? { host: lb.host, taskQueue: hostTaskQueue(findHost(inventory, lb.host)) } : null,
     postgres: inventory.postgres
       ? {
           nodes: inventory.postgres.nodes.map((n) => ({

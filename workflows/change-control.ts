@@ -21,6 +21,7 @@ import {
   type Decision,
 } from './change-signals';
 import { describeWindow, isWindowOpen, nextWindowOpening } from './change-window';
+import { msOf } from './durations';
 import { ErrorType } from './error-types';
 import type { ChangeOptions } from './inputs';
 import type { ProgressLog } from './progress';
@@ -241,11 +242,4 @@ async function undoAll(undos: { name: string; undo: () => Promise<unknown> }[], 
     }
   }
   return notes;
-}
-
-/** Milliseconds of a validated duration ("90s", "30m", "4h", "2d"). */
-function msOf(duration: string): number {
-  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(duration)!;
-  const unitMs = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(amount) * unitMs;
 }

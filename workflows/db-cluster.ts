@@ -75,8 +75,8 @@ export async function repointApps(change: Change, cluster: Cluster, database: st
     const docker = cluster.dockerOn(app.host);
     await change.step(
       `point ${app.containerName} at ${database}`,
-      () => docker.repointContainer({ host: app.host, container: app.containerName, database }),
-      undoTo ? () => docker.repointContainer({ host: app.host, container: app.containerName, database: undoTo }) : undefined,
+      () => docker.recreateContainer({ host: app.host, container: app.containerName, database }),
+      undoTo ? () => docker.recreateContainer({ host: app.host, container: app.containerName, database: undoTo }) : undefined,
       (r) => (r.recreated ? `recreated on ${r.image}` : 'already pointed there'),
     );
   }

@@ -37,6 +37,14 @@ export const ErrorType = {
   NotCaughtUpYet: 'NotCaughtUpYet',
   /** A replica did not come out of recovery on a new timeline. */
   PromotionFailed: 'PromotionFailed',
+  /** A rendered configuration (nginx upstreams) is refused: empty, or rejected by its test command. */
+  InvalidConfig: 'InvalidConfig',
+  /** A deploy failed its health gate or monitor period and was rolled back; the result says what. */
+  DeployRolledBack: 'DeployRolledBack',
+  /** nginx still has workers finishing requests from before a reload (retryable: the retry policy is the wait). */
+  NotDrainedYet: 'NotDrainedYet',
+  /** An instance failed while it was watched after a deploy. */
+  Unhealthy: 'Unhealthy',
   /** A container's image is not on its host, so the container cannot be recreated. */
   ImageMissing: 'ImageMissing',
   /** A health gate has not passed yet (retryable: the retry policy is the wait). */

@@ -13,6 +13,7 @@ export { offsiteCopyWorkflow } from './offsite-copy';
 export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';
 export { restartServiceWorkflow } from './restart-service';
+export { rollingDeployWorkflow } from './rolling-deploy';
 export { restoreDrillWorkflow } from './restore-drill';
 export { restoreWorkflow } from './restore';
 export { restoreRedisWorkflow } from './restore-redis';

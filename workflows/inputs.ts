@@ -204,3 +204,28 @@ export const DbRejoinInputSchema = z
   })
   .strict();
 export type DbRejoinInput = z.input<typeof DbRejoinInputSchema>;
+
+const imageRef = z.string().regex(/^[\w][\w.\-/:@]*$/, 'expected an image reference like registry.internal/tego-os:1.9.0');
+
+export const RollingDeployInputSchema = z
+  .object({
+    service: z.string().min(1).optional().describe('the service to deploy (or give services for several, in order)'),
+    image: imageRef.optional().describe('its new image, e.g. registry.internal/tego-os:1.9.0'),
+    services: z
+      .array(z.object({ service: z.string().min(1), image: imageRef }).strict())
+      .min(1)
+      .optional()
+      .describe('several services in order, each with its image (the guide: tego-os, tego-os-server, tego-mcp)'),
+    batchSize: z.number().int().min(1).default(1).describe('instances replaced at a time (default: 1)'),
+    monitorPeriod: duration.default('10s').describe('how long each batch is watched after it is back in nginx (default: 10s)'),
+    maxFailureRatio: z.number().min(0).max(1).default(0).describe('share of instances that may fail (each rolled back alone) before the whole deploy is (default: 0)'),
+    healthTimeout: duration.default('60s').describe('how long a new instance has to pass its health check (default: 60s)'),
+    drainTimeout: duration.default('30s').describe('how long requests in flight may take to finish after an instance leaves nginx (default: 30s)'),
+    ...changeOptions,
+  })
+  .strict()
+  .refine((i) => (i.services ? !i.service && !i.image : Boolean(i.service && i.image)), {
+    message: 'give service and image, or services (a list of { service, image }), not both',
+    path: ['service'],
+  });
+export type RollingDeployInput = z.input<typeof RollingDeployInputSchema>;

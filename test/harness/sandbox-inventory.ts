@@ -121,7 +121,7 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       host: 'host1',
       address: '127.0.0.1',
       configFile: nginx.siteConfig,
-      testCommand: ['nginx', '-t', '-q', '-p', nginx.prefix, '-c', '{config}'],
+      testCommand: ['nginx', '-t', '-q', '-p', nginx.prefix, '-c', nginx.mainConfig],
       reloadCommand: ['nginx', '-s', 'reload', '-p', nginx.prefix, '-c', nginx.mainConfig],
       frontends: sandboxServices.map((svc, i) => ({ service: svc.name, listen: ports.frontendBase + i })),
     },

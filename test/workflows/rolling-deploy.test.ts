@@ -1,0 +1,148 @@
+import Docker from 'dockerode';
+import { readFile } from 'node:fs/promises';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadInventory } from '../../inventory/load';
+import { topologyView } from '../../inventory/topology';
+import type { DeployReport, InstanceDeployState } from '../../workflows/rolling-deploy';
+import type { Progress } from '../../workflows/progress';
+import { waitUntil } from '../harness/daemon';
+import { startHttpLoad } from '../harness/http-load';
+import { SandboxLabel } from '../harness/services/apps';
+import { dockerSocket } from '../harness/services/docker-engine';
+import { DemoImages } from '../harness/services/images';
+import { useSandbox } from '../harness/suite';
+import { uniqueId } from '../harness/temporal-client';
+
+const suite = useSandbox();
+const { sandbox } = suite;
+const docker = new Docker({ socketPath: dockerSocket });
+const service = 'tego-os';
+
+async function serviceView() {
+  const inventory = await loadInventory(sandbox.inventoryPath);
+  const topology = topologyView(inventory);
+  const frontend = inventory.loadBalancer!.frontends.find((f) => f.service === service)!;
+  return {
+    instances: topology.instances.filter((i) => i.service === service),
+    url: `http://${inventory.loadBalancer!.address}:${frontend.listen}/`,
+    configFile: inventory.loadBalancer!.configFile,
+  };
+}
+
+/** Image and health-reported version of each instance of the service. */
+async function versions(): Promise<{ container: string; image: string; version: string }[]> {
+  const { instances } = await serviceView();
+  return Promise.all(
+    instances.map(async (i) => {
+      const image = (await docker.getContainer(i.containerName).inspect()).Config.Image;
+      const body = (await (await fetch(i.healthUrl)).json()) as { version: string };
+      return { container: i.containerName, image, version: body.version };
+    }),
+  );
+}
+
+function start(input: Record<string, unknown>) {
+  return suite.client.workflow.start<(i: unknown) => Promise<DeployReport>>('rollingDeployWorkflow', {
+    taskQueue: 'ops',
+    workflowId: uniqueId('deploy'),
+    args: [{ service, monitorPeriod: '2s', drainTimeout: '15s', ...input }],
+  });
+}
+
+function failureType(err: unknown): string | undefined {
+  let type: string | undefined;
+  for (let current = err as { type?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) type = current.type ?? type;
+  return type;
+}
+
+async function noLeftovers(): Promise<void> {
+  const names = (await docker.listContainers({ all: true, filters: { label: [`${SandboxLabel}=${sandbox.id}`] } })).map((c) => c.Names[0].slice(1));
+  expect(names.filter((n) => n.endsWith('-previous'))).toEqual([]);
+  expect(new Set(names).size).toBe(names.length);
+  const { instances, configFile } = await serviceView();
+  const nginx = await readFile(configFile, 'utf8');
+  for (const i of instances) expect(nginx).toContain(`# ${i.containerName}`);
+}
+
+afterAll(async () => {
+  // Back to the sandbox's version for the files that follow.
+  if ((await versions()).some((v) => v.image !== DemoImages.v1)) await (await start({ image: DemoImages.v1, monitorPeriod: '1s' })).result();
+});
+
+describe('rollingDeployWorkflow', () => {
+  it('deploys a good version under load through nginx with zero failed requests', async () => {
+    const { url } = await serviceView();
+    const load = startHttpLoad(url);
+    const handle = await start({ image: DemoImages.v2 });
+    const report = await handle.result();
+    const traffic = await load.stop();
+    console.log(`deploy v2: ${traffic.requests} requests through nginx, ${traffic.failed} failed`);
+    expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
+    expect(traffic.requests).toBeGreaterThan(1000);
+    expect(report.updated).toHaveLength(3);
+    expect(report.rolledBack).toEqual([]);
+    expect((await versions()).map((v) => [v.image, v.version])).toEqual(Array(3).fill([DemoImages.v2, '2.0.0']));
+    const status = await handle.query<InstanceDeployState[]>('deployStatus');
+    expect(status.map((s) => [s.from, s.to, s.state])).toEqual(Array(3).fill([DemoImages.v1, DemoImages.v2, 'updated']));
+    await noLeftovers();
+  });
+
+  it('rolls back a version that fails its health check: every instance on the old one and healthy, no failed request', async () => {
+    const { url } = await serviceView();
+    const load = startHttpLoad(url);
+    const handle = await start({ image: DemoImages.bad, healthTimeout: '8s' });
+    const failure = await handle.result().catch((err: unknown) => err);
+    const traffic = await load.stop();
+    console.log(`deploy bad: ${traffic.requests} requests through nginx, ${traffic.failed} failed`);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(failureType(failure)).toBe('NotHealthyYet');
+    expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
+    const status = await handle.query<InstanceDeployState[]>('deployStatus');
+    expect(status.map((s) => s.state)).toEqual(['rolled back', 'waiting', 'waiting']);
+    const progress = await handle.query<Progress>('progress');
+    expect(progress.steps.find((s) => s.name.startsWith(`run ${status[0].container} on`))?.status).toBe('undone');
+    expect((await versions()).map((v) => [v.image, v.version])).toEqual(Array(3).fill([DemoImages.v2, '2.0.0']));
+    await noLeftovers();
+  });
+
+  it('pauses and resumes between steps, and an abort rolls back what it replaced', async () => {
+    const handle = await start({ image: DemoImages.v3, monitorPeriod: '3s' });
+    await waitUntil(async () => (await handle.query<InstanceDeployState[]>('deployStatus'))[0].state === 'monitoring', 60_000, 100, 'the first instance to be watched');
+    await handle.signal('pause', { by: 'sre@test' });
+    await waitUntil(async () => (await handle.query<Progress>('progress')).phase === 'paused', 30_000, 100, 'the deploy to pause');
+    const stepsWhilePaused = (await handle.query<Progress>('progress')).steps.length;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await handle.query<Progress>('progress')).steps.length).toBe(stepsWhilePaused);
+    await handle.signal('resume', { by: 'sre@test' });
+    await waitUntil(async () => (await handle.query<InstanceDeployState[]>('deployStatus'))[1].state === 'monitoring', 60_000, 100, 'the second instance to be watched');
+    await handle.signal('abort', { by: 'sre@test', comment: 'wrong build' });
+    const failure = await handle.result().catch((err: unknown) => err);
+    expect(failureType(failure)).toBe('ChangeAborted');
+    const status = await handle.query<InstanceDeployState[]>('deployStatus');
+    expect(status.map((s) => s.state)).toEqual(['rolled back', 'rolled back', 'waiting']);
+    expect((await versions()).map((v) => v.image)).toEqual(Array(3).fill(DemoImages.v2));
+    await noLeftovers();
+  });
+
+  it('a worker killed in the middle of a batch: after restart the deploy finishes, no container lost or doubled', async () => {
+    const { url } = await serviceView();
+    const load = startHttpLoad(url);
+    const handle = await start({ image: DemoImages.v3 });
+    await waitUntil(
+      async () => (await handle.query<Progress>('progress')).steps.some((s) => s.name.startsWith('run ') && s.status === 'running'),
+      60_000,
+      20,
+      'a container replacement to begin',
+    );
+    await suite.worker.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    await suite.restartWorker();
+    const report = await handle.result();
+    const traffic = await load.stop();
+    console.log(`deploy v3 with a worker killed: ${traffic.requests} requests, ${traffic.failed} failed`);
+    expect(report.updated).toHaveLength(3);
+    expect((await versions()).map((v) => v.image)).toEqual(Array(3).fill(DemoImages.v3));
+    await noLeftovers();
+  }, 300_000);
+});

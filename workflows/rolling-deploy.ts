@@ -1,0 +1,170 @@
+import { ApplicationFailure, defineQuery, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { HostActivities, SharedActivities } from '../activities';
+import type { TopologyView } from '../inventory/topology';
+import { ActivityPresets } from './activity-options';
+import { runChange, type Change } from './change-control';
+import { msOf } from './durations';
+import { ErrorType } from './error-types';
+import { RollingDeployInputSchema, type RollingDeployInput } from './inputs';
+import { parseInput } from './validate-input';
+
+const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
+
+export interface InstanceDeployState {
+  container: string;
+  service: string;
+  host: string;
+  /** The image it ran before the deploy. */
+  from: string;
+  to: string;
+  state: 'waiting' | 'draining' | 'replacing' | 'checking' | 'monitoring' | 'updated' | 'failed' | 'rolled back';
+  detail?: string;
+}
+
+export interface DeployReport {
+  updated: string[];
+  /** Instances that failed and were put back on their old image (within maxFailureRatio). */
+  rolledBack: string[];
+  instances: InstanceDeployState[];
+}
+
+/** Per-instance progress and versions of a rolling deploy. */
+export const deployStatusQuery = defineQuery<InstanceDeployState[]>('deployStatus');
+
+type Instance = TopologyView['instances'][number];
+
+/**
+ * The guide's `docker-compose up -d --no-deps tego-os; sleep 30`, done the way a careful SRE would: one
+ * batch at a time, each instance taken out of nginx and drained (nginx's old workers finish the requests
+ * in flight), replaced by a container on the new image with the same name, env, ports and labels, gated
+ * on its health check, put back into nginx and watched for `monitorPeriod`. A failure rolls back every
+ * instance already replaced — drained, back on its old image, healthy, back in nginx — and leaves the
+ * untouched ones alone; within `maxFailureRatio` only the failed instance is rolled back and the deploy
+ * goes on. A managed change: approval, window, pause/resume between steps, abort (rolls back), record.
+ * @throws ApplicationFailure `UnknownTarget` for an unknown service or one without an nginx frontend
+ */
+export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<DeployReport> {
+  const parsed = parseInput(RollingDeployInputSchema, input);
+  const { service, image, services, batchSize, monitorPeriod, maxFailureRatio, healthTimeout, drainTimeout, ...options } = parsed;
+  const targets = services ?? [{ service: service!, image: image! }];
+  const topology = await probe.describeTopology();
+  const lbHost = topology.loadBalancer;
+  if (!lbHost) throw ApplicationFailure.nonRetryable('the inventory has no loadBalancer: a rolling deploy drains instances through nginx', ErrorType.UnknownTarget);
+  for (const t of targets) {
+    if (!topology.instances.some((i) => i.service === t.service)) {
+      throw ApplicationFailure.nonRetryable(`unknown service ${t.service} (services: ${[...new Set(topology.instances.map((i) => i.service))].join(', ')})`, ErrorType.UnknownTarget);
+    }
+    if (!topology.frontends.some((f) => f.service === t.service)) {
+      throw ApplicationFailure.nonRetryable(`service ${t.service} has no nginx frontend to drain it through`, ErrorType.UnknownTarget);
+    }
+  }
+  const queueOf = new Map(topology.hosts.map((h) => [h.name, h.taskQueue]));
+  // Short: a worker that dies mid-step is noticed within a minute and the step retried on its successor.
+  const dockerOn = (host: string) => proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: queueOf.get(host)! });
+  const lb = proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: lbHost.taskQueue });
+  const drained = proxyActivities<HostActivities>({
+    startToCloseTimeout: '10 seconds',
+    scheduleToCloseTimeout: drainTimeout,
+    taskQueue: lbHost.taskQueue,
+    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 1.5, maximumInterval: '2 seconds' },
+  });
+  const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: healthTimeout });
+  const watch = proxyActivities<SharedActivities>({ startToCloseTimeout: `${msOf(monitorPeriod) + 30_000} ms`, heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
+
+  // What each instance runs now, read before anything changes: the image a rollback returns to.
+  const running = new Map<string, string>();
+  for (const host of new Set(topology.instances.map((i) => i.host))) {
+    for (const c of (await dockerOn(host).inspectHostContainers(host)).containers) running.set(c.name, c.image);
+  }
+  const plan = targets.flatMap((t) => topology.instances.filter((i) => i.service === t.service).map((instance) => ({ instance, image: t.image })));
+  const states: InstanceDeployState[] = plan.map(({ instance, image: to }) => ({
+    container: instance.containerName,
+    service: instance.service,
+    host: instance.host,
+    from: running.get(instance.containerName) ?? 'unknown',
+    to,
+    state: 'waiting',
+  }));
+  setHandler(deployStatusQuery, () => states);
+  const stateOf = (i: Instance) => states.find((s) => s.container === i.containerName)!;
+  const lbKey = (i: Instance) => `${i.service}@${i.host}:${i.hostPort}`;
+  const maxFailures = Math.floor(maxFailureRatio * plan.length);
+  const rolledBack: string[] = [];
+
+  /** Out of nginx, drained, on `toImage`, healthy, back in nginx. */
+  const putOnImage = async (instance: Instance, toImage: string) => {
+    await lb.applyUpstreams({ exclude: [lbKey(instance)] });
+    await drained.requireNginxDrained();
+    await dockerOn(instance.host).recreateContainer({ host: instance.host, container: instance.containerName, image: toImage });
+    await gate.requireHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs });
+    await lb.applyUpstreams({ exclude: [] });
+  };
+  const rollBack = async (instance: Instance) => {
+    await putOnImage(instance, stateOf(instance).from);
+    Object.assign(stateOf(instance), { state: 'rolled back' });
+  };
+
+  const deployBatch = async (change: Change, batch: typeof plan) => {
+    const names = batch.map((b) => b.instance.containerName).join(', ');
+    const setState = (state: InstanceDeployState['state']) => batch.forEach((b) => (stateOf(b.instance).state = state));
+    await change.step(
+      `take ${names} out of nginx`,
+      () => {
+        setState('draining');
+        return lb.applyUpstreams({ exclude: batch.map((b) => lbKey(b.instance)) });
+      },
+      () => lb.applyUpstreams({ exclude: [] }),
+    );
+    await change.check(`wait until requests in flight to ${names} are done`, () => drained.requireNginxDrained());
+    for (const { instance, image: to } of batch) {
+      await change.step(
+        `run ${instance.containerName} on ${to}`,
+        () => {
+          stateOf(instance).state = 'replacing';
+          return dockerOn(instance.host).recreateContainer({ host: instance.host, container: instance.containerName, image: to });
+        },
+        () => rollBack(instance),
+        (r) => `${r.previousImage} → ${r.image}`,
+      );
+    }
+    for (const { instance } of batch) {
+      stateOf(instance).state = 'checking';
+      await change.check(`wait until ${instance.containerName} is healthy`, () => gate.requireHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs }));
+    }
+    await change.step(`put ${names} back into nginx`, () => lb.applyUpstreams({ exclude: [] }));
+    setState('monitoring');
+    await Promise.all(
+      batch.map(({ instance }) =>
+        change.check(`watch ${instance.containerName} for ${monitorPeriod}`, () =>
+          watch.watchHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs, seconds: msOf(monitorPeriod) / 1000 }),
+        ),
+      ),
+    );
+    setState('updated');
+  };
+
+  return runChange(
+    { kind: 'rolling-deploy', target: `services:${targets.map((t) => t.service).join(',')}`, input, options },
+    async (change) => {
+      for (let i = 0; i < plan.length; i += batchSize) {
+        const batch = plan.slice(i, i + batchSize);
+        try {
+          await deployBatch(change, batch);
+        } catch (err) {
+          // Aborted or cancelled: no instance failed; the compensation rolls back what was replaced.
+          if (isCancellation(err) || (err instanceof ApplicationFailure && err.type === ErrorType.ChangeAborted)) throw err;
+          const failed = batch.filter((b) => stateOf(b.instance).state !== 'updated');
+          failed.forEach((b) => Object.assign(stateOf(b.instance), { state: 'failed', detail: (err as Error).message }));
+          if (rolledBack.length + failed.length > maxFailures) throw err;
+          // Within the tolerated share: this batch goes back to its old image, the deploy goes on.
+          for (const { instance } of failed) {
+            await change.step(`roll back ${instance.containerName} to ${stateOf(instance).from}`, () => rollBack(instance));
+            rolledBack.push(instance.containerName);
+          }
+        }
+      }
+      return { updated: states.filter((s) => s.state === 'updated').map((s) => s.container), rolledBack, instances: states };
+    },
+    (r) => `${r.updated.length} of ${plan.length} instances updated${r.rolledBack.length ? `; rolled back: ${r.rolledBack.join(', ')}` : ''}`,
+  );
+}
