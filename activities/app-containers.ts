@@ -13,6 +13,8 @@ export interface RecreateContainerInput {
   image?: string;
   /** The database node to point it at (services that use the database). @default the primary */
   database?: string;
+  /** Create it (on `image`) when it does not exist yet: a new instance of a scale-out. @default false */
+  create?: boolean;
 }
 
 /** The name a container is kept under while its replacement is created. */
@@ -30,7 +32,7 @@ export function createAppContainerActivities(deps: ActivityDeps) {
      * @throws ApplicationFailure `UnknownTarget` for a container the inventory does not place
      * @throws ApplicationFailure `ImageMissing` when the image is not on the host
      */
-    async recreateContainer({ host, container, image: wantedImage, database }: RecreateContainerInput): Promise<{ recreated: boolean; image: string; previousImage: string }> {
+    async recreateContainer({ host, container, image: wantedImage, database, create = false }: RecreateContainerInput): Promise<{ recreated: boolean; image: string; previousImage: string }> {
       assertLocalHost(deps, host);
       const inventory = deps.inventory;
       const instance = appInstances(inventory).find((i) => i.containerName === container && i.host === host);
@@ -54,26 +56,47 @@ export function createAppContainerActivities(deps: ActivityDeps) {
         await docker.getContainer(container).rename({ name: previousName(container) });
       }
       const previous = await inspectOrNull(docker.getContainer(previousName(container)));
-      if (!previous) throw ApplicationFailure.nonRetryable(`container ${container} does not exist on ${host}`, ErrorType.UnknownTarget);
-      const image = wantedImage ?? previous.Config.Image;
-      const labels = Object.fromEntries(Object.entries(previous.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
+      if (!previous && !(create && wantedImage)) throw ApplicationFailure.nonRetryable(`container ${container} does not exist on ${host}`, ErrorType.UnknownTarget);
+      const image = wantedImage ?? previous!.Config.Image;
+      // Labels of our own are rendered anew; others (an operator's, the sandbox's) are kept — from a sibling when new.
+      const labelSource = previous ?? (await siblingOf(docker, service.name));
+      const labels = Object.fromEntries(Object.entries(labelSource?.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
       try {
         const spec = instanceContainerSpec(inventory, service, instance, image, serviceSecretValues(service, (env, field) => deps.secret(env, field)), { labels, database: node });
         const created = await docker.createContainer(spec);
         await created.start();
       } catch (err) {
         await removeIfPresent(docker, container);
-        await docker.getContainer(previousName(container)).rename({ name: container });
-        if (previous.State.Running || current?.State.Running) await docker.getContainer(container).start().catch(() => undefined);
+        if (previous) {
+          await docker.getContainer(previousName(container)).rename({ name: container });
+          if (previous.State.Running || current?.State.Running) await docker.getContainer(container).start().catch(() => undefined);
+        }
         if ((err as { statusCode?: number }).statusCode === 404) {
           throw ApplicationFailure.nonRetryable(`cannot recreate ${container}: image ${image} is not on ${host}; the old container was put back`, ErrorType.ImageMissing);
         }
         throw err;
       }
       await removeIfPresent(docker, previousName(container));
-      return { recreated: true, image, previousImage: previous.Config.Image };
+      return { recreated: true, image, previousImage: previous?.Config.Image ?? image };
+    },
+
+    /** Stops (with `stopTimeoutSeconds` for requests in flight) and removes a container; a missing one is fine. */
+    async removeContainer({ host, container, stopTimeoutSeconds }: { host: string; container: string; stopTimeoutSeconds: number }): Promise<{ removed: boolean }> {
+      assertLocalHost(deps, host);
+      const handle = deps.docker(host).getContainer(container);
+      const info = await inspectOrNull(handle);
+      if (!info) return { removed: false };
+      if (info.State.Running) await handle.stop({ t: stopTimeoutSeconds });
+      await handle.remove({ force: true });
+      return { removed: true };
     },
   };
+}
+
+/** Another container of the same service on this engine, whose labels a new instance takes. */
+async function siblingOf(docker: Docker, service: string): Promise<Docker.ContainerInspectInfo | null> {
+  const [sibling] = await docker.listContainers({ all: true, filters: { label: [`${Labels.service}=${service}`] } });
+  return sibling ? docker.getContainer(sibling.Id).inspect() : null;
 }
 
 async function inspectOrNull(container: Docker.Container): Promise<Docker.ContainerInspectInfo | null> {

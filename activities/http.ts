@@ -31,6 +31,25 @@ export function createHttpActivities() {
     probeHttp,
 
     /**
+     * A gate: returns once requests through `url` (a load balancer) have been answered by every one of
+     * `instances` (the demo apps and ours name themselves in the reply and in `X-Instance`).
+     * @throws ApplicationFailure `NotHealthyYet` (retryable) naming those not seen in 200 requests
+     */
+    async requireTrafficReaches({ url, instances }: { url: string; instances: string[] }): Promise<{ requests: number }> {
+      const missing = new Set(instances);
+      let requests = 0;
+      while (missing.size > 0 && requests < 200) {
+        requests++;
+        const response = await fetch(url, { signal: AbortSignal.timeout(5000) }).catch(() => null);
+        const instance = response?.headers.get('x-instance');
+        await response?.body?.cancel();
+        if (instance) missing.delete(instance);
+      }
+      if (missing.size > 0) throw ApplicationFailure.retryable(`no request through ${url} reached ${[...missing].join(', ')} in ${requests} tries`, ErrorType.NotHealthyYet);
+      return { requests };
+    },
+
+    /**
      * Watches a health URL for `seconds`, probing every half second: the monitor period after a deploy.
      * @throws ApplicationFailure `Unhealthy` (non-retryable) at the first probe that fails
      */

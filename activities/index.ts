@@ -17,6 +17,7 @@ import { createRedisActivities } from './redis';
 import { createReplicationActivities } from './replication';
 import { createRedisBackupActivities } from './redis-backup';
 import { createRedisRestoreActivities } from './redis-restore';
+import { createScalingActivities } from './scaling';
 import { createScratchCopyActivities } from './scratch-copy';
 import { createScratchActivities } from './scratch-instances';
 import { createStorageActivities } from './storage';
@@ -37,6 +38,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createChangeRecordActivities(deps),
     ...createDatabaseRestoreActivities(deps),
     ...createReplicationActivities(deps),
+    ...createScalingActivities(deps),
   };
 }
 

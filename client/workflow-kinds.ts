@@ -19,6 +19,8 @@ import {
   RestoreInputSchema,
   RestoreRedisInputSchema,
   RollingDeployInputSchema,
+  ScaleInInputSchema,
+  ScaleOutInputSchema,
   WalArchiveInputSchema,
 } from '../workflows/inputs';
 
@@ -121,6 +123,16 @@ export const WorkflowKinds = {
     workflowType: 'rollingDeployWorkflow',
     inputSchema: RollingDeployInputSchema,
     description: 'rolling deploy of a new image, batch by batch: drained from nginx, health-gated, watched; automatic rollback (a managed change)',
+  },
+  'scale-out': {
+    workflowType: 'scaleOutWorkflow',
+    inputSchema: ScaleOutInputSchema,
+    description: 'start more instances of a service on a host, healthy before nginx sends them traffic (a managed change)',
+  },
+  'scale-in': {
+    workflowType: 'scaleInWorkflow',
+    inputSchema: ScaleInInputSchema,
+    description: 'remove instances of a service: out of nginx and drained first, never below minInstances (a managed change)',
   },
   changes: {
     workflowType: 'changesWorkflow',

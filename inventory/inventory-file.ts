@@ -45,8 +45,17 @@ export class InventoryFile {
    * and replaces the file atomically. Writing the roles it already has changes nothing.
    */
   async setPostgresRoles(roles: PostgresRoles): Promise<{ changed: boolean }> {
+    return this.edit((text) => withPostgresRoles(text, roles, this.path));
+  }
+
+  /** Rewrites where a service's instances run (a scale-out or scale-in), the rest of the file untouched. */
+  async setServicePlacement(service: string, placement: Placement[]): Promise<{ changed: boolean }> {
+    return this.edit((text) => withServicePlacement(text, service, placement, this.path));
+  }
+
+  private async edit(change: (text: string) => string): Promise<{ changed: boolean }> {
     const text = readFileSync(this.path, 'utf8');
-    const updated = withPostgresRoles(text, roles, this.path);
+    const updated = change(text);
     if (updated === text) return { changed: false };
     const inventory = parseInventory(updated, this.path);
     const temporary = `${this.path}.tego-ops-${process.pid}.tmp`;
@@ -88,6 +97,27 @@ export function withPostgresRoles(text: string, roles: PostgresRoles, file = 'op
   let result = text;
   for (const edit of edits.sort((a, b) => b.at - a.at)) result = result.slice(0, edit.at) + edit.insert + result.slice(edit.end);
   return result;
+}
+
+export interface Placement {
+  host: string;
+  ports: number[];
+}
+
+/** `text` with one service's `placement` list replaced, in the list's own style (block or flow). */
+export function withServicePlacement(text: string, service: string, placement: Placement[], file = 'ops.yaml'): string {
+  const document = parseDocument(text);
+  const services = document.get('services');
+  if (!isSeq(services)) throw new Error(`${file} has no services list`);
+  const entry = services.items.find((item) => isMap(item) && item.get('name') === service);
+  if (!isMap(entry)) throw new Error(`${file} has no service ${service}`);
+  const list = entry.get('placement', true);
+  if (!isSeq(list) || !list.range) throw new Error(`${file}: service ${service} has no placement list`);
+  const item = (p: Placement) => `{ host: ${p.host}, ports: [${p.ports.join(', ')}] }`;
+  const [start, end] = list.range;
+  const indent = ' '.repeat(start - text.lastIndexOf('\n', start) - 1);
+  const rendered = list.flow ? `[${placement.map(item).join(', ')}]` : placement.map((p) => `- ${item(p)}`).join(`\n${indent}`);
+  return text.slice(0, start) + rendered + (list.flow ? '' : '\n') + text.slice(end).replace(/^\n/, '');
 }
 
 function stampOf(path: string): string {

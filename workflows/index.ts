@@ -14,6 +14,7 @@ export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';
 export { restartServiceWorkflow } from './restart-service';
 export { rollingDeployWorkflow } from './rolling-deploy';
+export { scaleInWorkflow, scaleOutWorkflow } from './scaling';
 export { restoreDrillWorkflow } from './restore-drill';
 export { restoreWorkflow } from './restore';
 export { restoreRedisWorkflow } from './restore-redis';

@@ -229,3 +229,27 @@ export const RollingDeployInputSchema = z
     path: ['service'],
   });
 export type RollingDeployInput = z.input<typeof RollingDeployInputSchema>;
+
+export const ScaleOutInputSchema = z
+  .object({
+    service: z.string().min(1).describe('the service to add instances of'),
+    host: z.string().min(1).describe('the host to start them on (its worker runs them)'),
+    count: z.number().int().min(1).max(20).default(1).describe('how many (default: 1)'),
+    ports: z.array(z.number().int().min(1).max(65535)).min(1).optional().describe('their host ports (default: the next free ones on the host)'),
+    ...changeOptions,
+  })
+  .strict()
+  .refine((i) => !i.ports || i.ports.length === i.count, { message: 'give one port per new instance (count)', path: ['ports'] });
+export type ScaleOutInput = z.input<typeof ScaleOutInputSchema>;
+
+export const ScaleInInputSchema = z
+  .object({
+    service: z.string().min(1).describe('the service to remove instances of'),
+    host: z.string().min(1).optional().describe('remove them from this host (default: the last placed)'),
+    count: z.number().int().min(1).default(1).describe('how many (default: 1)'),
+    minInstances: z.number().int().min(1).default(2).describe('never leave fewer instances than this (default: 2)'),
+    drainTimeout: duration.default('30s').describe('how long requests in flight may take to finish (default: 30s)'),
+    ...changeOptions,
+  })
+  .strict();
+export type ScaleInInput = z.input<typeof ScaleInInputSchema>;
