@@ -68,7 +68,13 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
     taskQueue: lbHost.taskQueue,
     retry: { initialInterval: '200 milliseconds', backoffCoefficient: 1.5, maximumInterval: '2 seconds' },
   });
-  const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: healthTimeout });
+  // Polled every half second or so: an instance's health gate is most of a deploy's time, and a slow
+  // backoff would add up to its final interval to each one.
+  const gate = proxyActivities<SharedActivities>({
+    ...ActivityPresets.healthGate,
+    scheduleToCloseTimeout: healthTimeout,
+    retry: { initialInterval: '500 milliseconds', backoffCoefficient: 1.2, maximumInterval: '2 seconds' },
+  });
   const watch = proxyActivities<SharedActivities>({ startToCloseTimeout: `${msOf(monitorPeriod) + 30_000} ms`, heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
 
   // What each instance runs now, read before anything changes: the image a rollback returns to.

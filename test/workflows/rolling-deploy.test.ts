@@ -106,6 +106,20 @@ describe('rollingDeployWorkflow', () => {
     await noLeftovers();
   });
 
+  it('within maxFailureRatio rolls back only the failed instance and goes on; past it, rolls back the deploy', async () => {
+    // One failure in three is tolerated (floor(0.34 × 3) = 1); the bad image fails every instance, so the second ends it.
+    const handle = await start({ image: DemoImages.bad, healthTimeout: '5s', maxFailureRatio: 0.34 });
+    const failure = await handle.result().catch((err: unknown) => err);
+    expect(failureType(failure)).toBe('NotHealthyYet');
+    const steps = (await handle.query<Progress>('progress')).steps.map((s) => s.name);
+    const status = await handle.query<InstanceDeployState[]>('deployStatus');
+    expect(steps).toContain(`roll back ${status[0].container} to ${DemoImages.v2}`);
+    expect(steps.some((name) => name.startsWith(`run ${status[1].container} on`))).toBe(true);
+    expect(status.map((s) => s.state)).toEqual(['rolled back', 'rolled back', 'waiting']);
+    expect((await versions()).map((v) => v.image)).toEqual(Array(3).fill(DemoImages.v2));
+    await noLeftovers();
+  });
+
   it('pauses and resumes between steps, and an abort rolls back what it replaced', async () => {
     const handle = await start({ image: DemoImages.v3, monitorPeriod: '3s' });
     await waitUntil(async () => (await handle.query<InstanceDeployState[]>('deployStatus'))[0].state === 'monitoring', 60_000, 100, 'the first instance to be watched');

@@ -16,6 +16,8 @@ export const DemoImages = {
   v2: 'tego-demo:2.0.0',
   v3: 'tego-demo:3.0.0',
   bad: 'tego-demo:bad',
+  /** 2.0.0 taking 5 s to start, as real services do: the deploy benchmark's health gates wait on it. */
+  slow: 'tego-demo:2.0.0-slow',
 } as const;
 
 const variants = [
@@ -23,6 +25,7 @@ const variants = [
   { tag: DemoImages.v2, version: '2.0.0', health: 'ok' },
   { tag: DemoImages.v3, version: '3.0.0', health: 'ok' },
   { tag: DemoImages.bad, version: 'bad', health: 'fail' },
+  { tag: DemoImages.slow, version: '2.0.0', health: 'ok', readyAfterMs: 5000 },
 ];
 
 /** Builds each image unless one built from the same source already exists. */
@@ -52,6 +55,7 @@ export async function buildDemoImages(docker: Docker, layout: SandboxLayout): Pr
       '--label', `tego.source-hash=${hash}`,
       '--build-arg', `VERSION=${variant.version}`,
       '--build-arg', `HEALTH=${variant.health}`,
+      '--build-arg', `READY_AFTER_MS=${'readyAfterMs' in variant ? variant.readyAfterMs : 0}`,
       context,
     ]);
   }
