@@ -62,6 +62,7 @@ export function createAppContainerActivities(deps: ActivityDeps) {
       const labelSource = previous ?? (await siblingOf(docker, service.name));
       const labels = Object.fromEntries(Object.entries(labelSource?.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
       try {
+        await pullIfMissing(deps, docker, image);
         const spec = instanceContainerSpec(inventory, service, instance, image, serviceSecretValues(service, (env, field) => deps.secret(env, field)), { labels, database: node });
         const created = await docker.createContainer(spec);
         await created.start();
@@ -72,7 +73,10 @@ export function createAppContainerActivities(deps: ActivityDeps) {
           if (previous.State.Running || current?.State.Running) await docker.getContainer(container).start().catch(() => undefined);
         }
         if ((err as { statusCode?: number }).statusCode === 404) {
-          throw ApplicationFailure.nonRetryable(`cannot recreate ${container}: image ${image} is not on ${host}; the old container was put back`, ErrorType.ImageMissing);
+          throw ApplicationFailure.nonRetryable(
+            `cannot create ${container}: image ${image} is not on ${host} and no configured registry has it${previous ? '; the old container was put back' : ''}`,
+            ErrorType.ImageMissing,
+          );
         }
         throw err;
       }
@@ -91,6 +95,26 @@ export function createAppContainerActivities(deps: ActivityDeps) {
       return { removed: true };
     },
   };
+}
+
+/**
+ * Pulls `image` when the host does not have it and its registry is one of `registries` (with the
+ * credentials named there). Otherwise leaves it: creating the container then fails with ImageMissing.
+ */
+async function pullIfMissing(deps: ActivityDeps, docker: Docker, image: string): Promise<void> {
+  if (await docker.getImage(image).inspect().then(() => true, () => false)) return;
+  const registryPart = image.includes('/') ? image.split('/')[0] : '';
+  const registry = deps.inventory.registries.find((r) => r.address === registryPart);
+  if (!registry) return;
+  const authconfig = registry.usernameEnv
+    ? {
+        username: deps.secret(registry.usernameEnv, `registries[${registry.address}].usernameEnv`),
+        password: registry.passwordEnv ? deps.secret(registry.passwordEnv, `registries[${registry.address}].passwordEnv`) : '',
+        serveraddress: registry.address,
+      }
+    : undefined;
+  const stream = await docker.pull(image, authconfig ? { authconfig } : {});
+  await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())));
 }
 
 /** Another container of the same service on this engine, whose labels a new instance takes. */

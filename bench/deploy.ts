@@ -9,22 +9,20 @@
  * waits (the orchestration overhead).
  * Run: npx tsx bench/deploy.ts [--sleep 10] [--keep]
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import Docker from 'dockerode';
 import { Command } from 'commander';
 import { instanceContainerSpec } from '../activities/docker-containers';
 import { loadInventory } from '../inventory/load';
 import { appInstances, findService } from '../inventory/topology';
-import { startSandbox, stopSandbox, type SandboxState } from '../test/harness/sandbox';
+import type { SandboxState } from '../test/harness/sandbox';
 import { SandboxLabel } from '../test/harness/services/apps';
 import { dockerSocket } from '../test/harness/services/docker-engine';
 import { DemoImages } from '../test/harness/services/images';
-import { sandboxClient, uniqueId } from '../test/harness/temporal-client';
-import { startWorkerProcess } from '../test/harness/worker-process';
+import { uniqueId } from '../test/harness/temporal-client';
 import { startHttpLoad, type HttpLoadReport } from '../test/harness/http-load';
 import type { Progress } from '../workflows/progress';
 import type { DeployReport } from '../workflows/rolling-deploy';
+import { runBench } from './bench-sandbox';
 
 const options = new Command()
   .option('--sleep <seconds>', "the guide's fixed wait after each docker run", '10')
@@ -61,61 +59,44 @@ async function guideDeploy(sandbox: SandboxState, image: string, sleepSeconds: n
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`[bench] starting a sandbox on ports ${bench.portBase}+ ...`);
-  const { state: sandbox } = await startSandbox(bench);
-  const client = await sandboxClient(sandbox);
-  const bundlePath = join(sandbox.stateDir, 'workflow-bundle.js');
-  execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '../workers/bundle.ts'), bundlePath]);
-  const worker = await startWorkerProcess(sandbox, { args: ['--all-hosts'], bundlePath });
+runBench(bench, options.keep, async ({ sandbox, client }) => {
   const deploy = (image: string) =>
     client.workflow.start<(i: unknown) => Promise<DeployReport>>('rollingDeployWorkflow', {
       taskQueue: 'ops',
       workflowId: uniqueId('bench-deploy'),
       args: [{ service, image, monitorPeriod: '2s', healthTimeout: '60s' }],
     });
-  try {
-    const inventory = await loadInventory(sandbox.inventoryPath);
-    const lb = inventory.loadBalancer!;
-    const url = `http://${lb.address}:${lb.frontends.find((f) => f.service === service)!.listen}/`;
+  const inventory = await loadInventory(sandbox.inventoryPath);
+  const lb = inventory.loadBalancer!;
+  const url = `http://${lb.address}:${lb.frontends.find((f) => f.service === service)!.listen}/`;
 
-    console.log(`[bench] (a) the guide: docker stop/rm/run per instance, sleep ${options.sleep} s, no drain ...`);
-    const guide = await underLoad(url, () => guideDeploy(sandbox, DemoImages.slow, Number(options.sleep)));
-    await sleep(6000); // the last instance finishes starting before (b) begins
-    await (await deploy(DemoImages.v1)).result();
+  console.log(`[bench] (a) the guide: docker stop/rm/run per instance, sleep ${options.sleep} s, no drain ...`);
+  const guide = await underLoad(url, () => guideDeploy(sandbox, DemoImages.slow, Number(options.sleep)));
+  await sleep(6000); // the last instance finishes starting before (b) begins
+  await (await deploy(DemoImages.v1)).result();
 
-    console.log('[bench] (b) tego-ops rollingDeployWorkflow ...');
-    let handle: Awaited<ReturnType<typeof deploy>> | undefined;
-    const ours = await underLoad(url, async () => {
-      handle = await deploy(DemoImages.slow);
-      await handle.result();
-    });
-    const steps = (await handle!.query<Progress>('progress')).steps;
-    const gateSeconds = steps
-      .filter((s) => s.name.startsWith('wait until') && s.name.endsWith('is healthy'))
-      .reduce((sum, s) => sum + (Date.parse(s.finishedAt!) - Date.parse(s.startedAt)) / 1000, 0);
-    const monitorSeconds = steps.filter((s) => s.name.startsWith('watch ')).reduce((sum, s) => sum + (Date.parse(s.finishedAt!) - Date.parse(s.startedAt)) / 1000, 0);
+  console.log('[bench] (b) tego-ops rollingDeployWorkflow ...');
+  let handle: Awaited<ReturnType<typeof deploy>> | undefined;
+  const ours = await underLoad(url, async () => {
+    handle = await deploy(DemoImages.slow);
+    await handle.result();
+  });
+  const steps = (await handle!.query<Progress>('progress')).steps;
+  const gateSeconds = steps
+    .filter((s) => s.name.startsWith('wait until') && s.name.endsWith('is healthy'))
+    .reduce((sum, s) => sum + (Date.parse(s.finishedAt!) - Date.parse(s.startedAt)) / 1000, 0);
+  const monitorSeconds = steps.filter((s) => s.name.startsWith('watch ')).reduce((sum, s) => sum + (Date.parse(s.finishedAt!) - Date.parse(s.startedAt)) / 1000, 0);
 
-    const line = (name: string, o: { seconds: number; traffic: HttpLoadReport }) =>
-      `${name.padEnd(52)} ${o.seconds.toFixed(1).padStart(6)} s   ${String(o.traffic.requests).padStart(7)} requests   ${String(o.traffic.failed).padStart(5)} failed`;
-    console.log('\n3-instance deploy of an image that takes 5 s to start, under load through nginx, one run (2 cores):\n');
-    console.log(line(`(a) guide: docker stop/rm/run + sleep ${options.sleep} s, no drain`, guide));
-    console.log(line('(b) tego-ops rollingDeployWorkflow', ours));
-    if (guide.traffic.failures.length) console.log(`    (a) failures, first ones: ${guide.traffic.failures.join(' | ')}`);
-    const startupSeconds = 3 * 5;
-    console.log(
-      `\n(b) took ${ours.seconds.toFixed(1)} s; its health-gate waits sum to ${gateSeconds.toFixed(1)} s and its monitor periods (2 s each) to ${monitorSeconds.toFixed(1)} s:` +
-        `\n    duration / (gate waits + monitor periods) = ${(ours.seconds / (gateSeconds + monitorSeconds)).toFixed(2)}× (goal ≤ 1.2×);` +
-        ` against the bare minimum, 3 × 5 s of start-up + the monitor periods: ${(ours.seconds / (startupSeconds + monitorSeconds)).toFixed(2)}×`,
-    );
-  } finally {
-    await worker.stop();
-    await client.connection.close();
-    if (!options.keep) await stopSandbox(bench);
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+  const line = (name: string, o: { seconds: number; traffic: HttpLoadReport }) =>
+    `${name.padEnd(52)} ${o.seconds.toFixed(1).padStart(6)} s   ${String(o.traffic.requests).padStart(7)} requests   ${String(o.traffic.failed).padStart(5)} failed`;
+  console.log('\n3-instance deploy of an image that takes 5 s to start, under load through nginx, one run (2 cores):\n');
+  console.log(line(`(a) guide: docker stop/rm/run + sleep ${options.sleep} s, no drain`, guide));
+  console.log(line('(b) tego-ops rollingDeployWorkflow', ours));
+  if (guide.traffic.failures.length) console.log(`    (a) failures, first ones: ${guide.traffic.failures.join(' | ')}`);
+  const startupSeconds = 3 * 5;
+  console.log(
+    `\n(b) took ${ours.seconds.toFixed(1)} s; its health-gate waits sum to ${gateSeconds.toFixed(1)} s and its monitor periods (2 s each) to ${monitorSeconds.toFixed(1)} s:` +
+      `\n    duration / (gate waits + monitor periods) = ${(ours.seconds / (gateSeconds + monitorSeconds)).toFixed(2)}× (goal ≤ 1.2×);` +
+      ` against the bare minimum, 3 × 5 s of start-up + the monitor periods: ${(ours.seconds / (startupSeconds + monitorSeconds)).toFixed(2)}×`,
+  );
 });

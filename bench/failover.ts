@@ -10,7 +10,6 @@
  * is searched for every one. Between (a) and (b) the diverged old primary is brought back with db-rejoin.
  * Run: npx tsx bench/failover.ts [--keep]
  */
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -21,16 +20,16 @@ import { InventoryFile } from '../inventory/inventory-file';
 import { loadInventory } from '../inventory/load';
 import { appInstances, findService, topologyView } from '../inventory/topology';
 import { sandboxLayout } from '../test/harness/layout';
-import { startSandbox, stopSandbox, type SandboxState } from '../test/harness/sandbox';
+import type { SandboxState } from '../test/harness/sandbox';
 import { SecretEnv } from '../test/harness/sandbox-inventory';
 import { SandboxLabel } from '../test/harness/services/apps';
 import { dockerSocket } from '../test/harness/services/docker-engine';
 import { postgresNodes } from '../test/harness/services/postgres';
-import { sandboxClient, uniqueId } from '../test/harness/temporal-client';
-import { startWorkerProcess } from '../test/harness/worker-process';
+import { uniqueId } from '../test/harness/temporal-client';
 import { startWriteLoad, type WriteLoadReport } from '../test/harness/write-load';
 import type { FailoverReport } from '../workflows/db-failover';
 import type { SwitchoverReport } from '../workflows/db-switchover';
+import { runBench } from './bench-sandbox';
 import { peakRssMiB } from './measure';
 
 const options = new Command().option('--keep', 'leave the sandbox running afterwards', false).parse().opts<{ keep: boolean }>();
@@ -103,69 +102,52 @@ async function appsHealthyOn(sandbox: SandboxState, port: number): Promise<void>
   }
 }
 
-async function main(): Promise<void> {
-  console.log(`[bench] starting a sandbox on ports ${bench.portBase}+ ...`);
-  const { state: sandbox } = await startSandbox(bench);
-  const client = await sandboxClient(sandbox);
+runBench(bench, options.keep, async ({ sandbox, client, worker }) => {
   const nodes = postgresNodes(sandboxLayout(sandbox.stateDir, sandbox.portBase));
   const ports = [nodes.primary.port, nodes.replica.port];
-  const bundlePath = join(sandbox.stateDir, 'workflow-bundle.js');
-  execFileSync(process.execPath, ['--import', 'tsx', join(__dirname, '../workers/bundle.ts'), bundlePath]);
-  const worker = await startWorkerProcess(sandbox, { args: ['--all-hosts'], bundlePath });
   const execute = <T>(workflowType: string, input: unknown) =>
     client.workflow.execute<(i: unknown) => Promise<T>>(workflowType, { taskQueue: 'ops', workflowId: uniqueId(`bench-${workflowType}`), args: [input] });
-  try {
-    await query(sandbox, ports[0], `CREATE DATABASE ${database}`);
-    await query(sandbox, ports[0], 'CREATE TABLE writes (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())', database);
+  await query(sandbox, ports[0], `CREATE DATABASE ${database}`);
+  await query(sandbox, ports[0], 'CREATE TABLE writes (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())', database);
 
-    console.log('[bench] (a) the guide: stop apps, pg_promote() on pg2, apps recreated on pg2 ...');
-    const guide = await underLoad(sandbox, ports, ports[1], () => guideSwitchover(sandbox, 'pg2'));
-    // Put the sandbox back the way a person would: ops.yaml says pg2 is primary, then db-rejoin pg1 (pg_rewind).
-    await new InventoryFile(sandbox.inventoryPath, await loadInventory(sandbox.inventoryPath)).setPostgresRoles({ primary: 'pg2', fenced: [] });
-    await execute('dbRejoinWorkflow', { node: 'pg1' });
-    await query(sandbox, ports[1], 'TRUNCATE writes', database);
+  console.log('[bench] (a) the guide: stop apps, pg_promote() on pg2, apps recreated on pg2 ...');
+  const guide = await underLoad(sandbox, ports, ports[1], () => guideSwitchover(sandbox, 'pg2'));
+  // Put the sandbox back the way a person would: ops.yaml says pg2 is primary, then db-rejoin pg1 (pg_rewind).
+  await new InventoryFile(sandbox.inventoryPath, await loadInventory(sandbox.inventoryPath)).setPostgresRoles({ primary: 'pg2', fenced: [] });
+  await execute('dbRejoinWorkflow', { node: 'pg1' });
+  await query(sandbox, ports[1], 'TRUNCATE writes', database);
 
-    console.log('[bench] (b) tego-ops dbSwitchoverWorkflow pg2 → pg1 ...');
-    let switchover: SwitchoverReport | undefined;
-    const ours = await underLoad(sandbox, ports, ports[0], async () => (switchover = await execute<SwitchoverReport>('dbSwitchoverWorkflow', { replica: 'pg1' })));
-    await query(sandbox, ports[0], 'TRUNCATE writes', database);
+  console.log('[bench] (b) tego-ops dbSwitchoverWorkflow pg2 → pg1 ...');
+  let switchover: SwitchoverReport | undefined;
+  const ours = await underLoad(sandbox, ports, ports[0], async () => (switchover = await execute<SwitchoverReport>('dbSwitchoverWorkflow', { replica: 'pg1' })));
+  await query(sandbox, ports[0], 'TRUNCATE writes', database);
 
-    console.log('[bench] (c) kill -9 of pg1, then dbFailoverWorkflow (6 probes, 1 s apart: a 5 s detection period) ...');
-    let failover: FailoverReport | undefined;
-    let killToHealthy = 0;
-    const failed = await underLoad(sandbox, ports, ports[1], async () => {
-      const postmaster = Number(readFileSync(join(nodes.primary.dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      const killedAt = process.hrtime.bigint();
-      process.kill(postmaster, 'SIGKILL');
-      const run = execute<FailoverReport>('dbFailoverWorkflow', { probes: 6, probeInterval: '1s' });
-      await appsHealthyOn(sandbox, ports[1]);
-      killToHealthy = Number(process.hrtime.bigint() - killedAt) / 1e9;
-      failover = await run;
-    });
-    const rss = await peakRssMiB(worker.child.pid!);
+  console.log('[bench] (c) kill -9 of pg1, then dbFailoverWorkflow (6 probes, 1 s apart: a 5 s detection period) ...');
+  let failover: FailoverReport | undefined;
+  let killToHealthy = 0;
+  const failed = await underLoad(sandbox, ports, ports[1], async () => {
+    const postmaster = Number(readFileSync(join(nodes.primary.dataDirectory, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const killedAt = process.hrtime.bigint();
+    process.kill(postmaster, 'SIGKILL');
+    const run = execute<FailoverReport>('dbFailoverWorkflow', { probes: 6, probeInterval: '1s' });
+    await appsHealthyOn(sandbox, ports[1]);
+    killToHealthy = Number(process.hrtime.bigint() - killedAt) / 1e9;
+    failover = await run;
+  });
+  const rss = await peakRssMiB(worker.child.pid!);
 
-    const line = (name: string, o: Outcome) =>
-      `${name.padEnd(44)} ${o.seconds.toFixed(1).padStart(6)} s   ${String(o.writes.acknowledged.length).padStart(6)} acked   ${String(o.writes.failures).padStart(4)} failed   ` +
-      `write outage ${o.writes.longestOutageSeconds.toFixed(2).padStart(5)} s   lost ${o.lost}`;
-    console.log('\nSwitchover and failover under continuous writes, one run (2 cores; every acknowledged commit looked up on the new primary):\n');
-    console.log(line('(a) guide: stop apps, pg_promote, repoint', guide));
-    console.log(line('(b) tego-ops dbSwitchoverWorkflow', ours));
-    console.log(line('(c) tego-ops dbFailoverWorkflow after kill -9', failed));
-    console.log(
-      `\n(a) left the old primary writable: the writer kept committing to it, and ${guide.lost} acknowledged commits are not on the new primary (split brain).` +
-        `\n(b) write outage ${ours.writes.longestOutageSeconds.toFixed(2)} s (goal ≤ 5 s), lost commits ${ours.lost} (goal 0); old primary ${switchover?.oldPrimary?.rejoined ? 'streams from the new one' : 'NOT rejoined'}.` +
-        `\n(c) kill -9 → every app healthy on pg2: ${killToHealthy.toFixed(1)} s with a ${failover?.detection.periodSeconds.toFixed(1)} s detection period (goal ≤ 15 s; Patroni's defaults ≈ 30–45 s);` +
-        ` the workflow's own time to recovery ${failover?.timeToRecoverySeconds.toFixed(1)} s; estimated loss ${failover?.dataLoss.bytes} bytes, ${failed.lost} acknowledged commits missing.` +
-        `\nworker peak RSS ${rss} MiB`,
-    );
-  } finally {
-    await worker.stop();
-    await client.connection.close();
-    if (!options.keep) await stopSandbox(bench);
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
+  const line = (name: string, o: Outcome) =>
+    `${name.padEnd(44)} ${o.seconds.toFixed(1).padStart(6)} s   ${String(o.writes.acknowledged.length).padStart(6)} acked   ${String(o.writes.failures).padStart(4)} failed   ` +
+    `write outage ${o.writes.longestOutageSeconds.toFixed(2).padStart(5)} s   lost ${o.lost}`;
+  console.log('\nSwitchover and failover under continuous writes, one run (2 cores; every acknowledged commit looked up on the new primary):\n');
+  console.log(line('(a) guide: stop apps, pg_promote, repoint', guide));
+  console.log(line('(b) tego-ops dbSwitchoverWorkflow', ours));
+  console.log(line('(c) tego-ops dbFailoverWorkflow after kill -9', failed));
+  console.log(
+    `\n(a) left the old primary writable: the writer kept committing to it, and ${guide.lost} acknowledged commits are not on the new primary (split brain).` +
+      `\n(b) write outage ${ours.writes.longestOutageSeconds.toFixed(2)} s (goal ≤ 5 s), lost commits ${ours.lost} (goal 0); old primary ${switchover?.oldPrimary?.rejoined ? 'streams from the new one' : 'NOT rejoined'}.` +
+      `\n(c) kill -9 → every app healthy on pg2: ${killToHealthy.toFixed(1)} s with a ${failover?.detection.periodSeconds.toFixed(1)} s detection period (goal ≤ 15 s; Patroni's defaults ≈ 30–45 s);` +
+      ` the workflow's own time to recovery ${failover?.timeToRecoverySeconds.toFixed(1)} s; estimated loss ${failover?.dataLoss.bytes} bytes, ${failed.lost} acknowledged commits missing.` +
+      `\nworker peak RSS ${rss} MiB`,
+  );
 });

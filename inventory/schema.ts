@@ -40,6 +40,16 @@ export const HostSchema = z
   })
   .strict();
 
+/** A registry images may be pulled from when a host does not have them. */
+export const RegistrySchema = z
+  .object({
+    /** The registry part of image names, e.g. `registry.internal` or `registry.internal:5000`. */
+    address: z.string().min(1),
+    usernameEnv: envVarName.optional(),
+    passwordEnv: envVarName.optional(),
+  })
+  .strict();
+
 export const PlacementSchema = z
   .object({
     host: name,
@@ -352,6 +362,8 @@ export const InventorySchema = z
     redis: RedisSchema.optional(),
     storage: StorageSchema.optional(),
     loadBalancer: LoadBalancerSchema.optional(),
+    /** Registries images are pulled from when a host lacks them; without one, a missing image is an error. */
+    registries: z.array(RegistrySchema).default([]),
     backup: BackupSchema.default(BackupSchema.parse({})),
     schedules: z
       .object({

@@ -5,6 +5,7 @@ import { ActivityPresets } from './activity-options';
 import { runChange, type Change } from './change-control';
 import { msOf } from './durations';
 import { ErrorType } from './error-types';
+import { rootMessage } from './failures';
 import { RollingDeployInputSchema, type RollingDeployInput } from './inputs';
 import { parseInput } from './validate-input';
 
@@ -149,7 +150,8 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
     setState('updated');
   };
 
-  return runChange(
+  try {
+    return await runChange(
     { kind: 'rolling-deploy', target: `services:${targets.map((t) => t.service).join(',')}`, input, options },
     async (change) => {
       for (let i = 0; i < plan.length; i += batchSize) {
@@ -172,5 +174,18 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
       return { updated: states.filter((s) => s.state === 'updated').map((s) => s.container), rolledBack, instances: states };
     },
     (r) => `${r.updated.length} of ${plan.length} instances updated${r.rolledBack.length ? `; rolled back: ${r.rolledBack.join(', ')}` : ''}`,
-  );
+    );
+  } catch (err) {
+    // The failure says what the rollback did; the cause underneath says why the deploy failed.
+    const rolled = states.filter((s) => s.state === 'rolled back').map((s) => s.container);
+    if (rolled.length === 0 || isCancellation(err)) throw err;
+    const untouched = states.filter((s) => s.state === 'waiting').map((s) => s.container);
+    throw ApplicationFailure.create({
+      type: ErrorType.DeployRolledBack,
+      nonRetryable: true,
+      message: `deploy failed (${rootMessage(err)}); back on their previous image: ${rolled.join(', ')}${untouched.length ? `; never touched: ${untouched.join(', ')}` : ''}`,
+      details: [{ instances: states }],
+      cause: err as Error,
+    });
+  }
 }

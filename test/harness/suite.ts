@@ -1,6 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { Client } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, inject } from 'vitest';
+import type { Progress, StepProgress } from '../../workflows/progress';
+import { waitUntil } from './daemon';
 import { sandboxS3 } from './storage';
 import { sandboxClient, uniqueId } from './temporal-client';
 import { startWorkerProcess, type WorkerProcess } from './worker-process';
@@ -23,6 +25,16 @@ export function useSandbox() {
         workflowId: uniqueId(workflowType),
         args: [input],
       });
+    },
+    /**
+     * Kills the worker (SIGKILL) as soon as the run's `progress` shows a step `isStep` accepts, then
+     * starts a fresh one: the run must carry on from its history.
+     */
+    async killWorkerAt(handle: WorkflowHandle, isStep: (step: StepProgress) => boolean, what: string): Promise<void> {
+      await waitUntil(async () => (await handle.query<Progress>('progress')).steps.some(isStep), 60_000, 20, what);
+      await suite.worker.kill();
+      await new Promise((r) => setTimeout(r, 1000));
+      await suite.restartWorker();
     },
     /** Replaces the file's worker with a fresh process (after a test killed it). */
     async restartWorker(): Promise<void> {

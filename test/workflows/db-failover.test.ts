@@ -170,15 +170,7 @@ describe('dbSwitchoverWorkflow', () => {
     await resetProbeTable();
     const load = writeLoad();
     const handle = await run<SwitchoverReport>('dbSwitchoverWorkflow', { replica: 'pg1' });
-    await waitUntil(
-      async () => ((await handle.query<Progress>('progress')).steps.some((s) => s.name === 'promote pg1' && s.status === 'done')),
-      60_000,
-      50,
-      'the switchover to promote pg1',
-    );
-    await suite.worker.kill();
-    await new Promise((r) => setTimeout(r, 1000));
-    await suite.restartWorker();
+    await suite.killWorkerAt(handle, (s) => s.name === 'promote pg1' && s.status === 'done', 'the switchover to promote pg1');
     const report = await handle.result();
     const writes = await load.stop();
 

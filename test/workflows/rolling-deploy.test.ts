@@ -99,6 +99,9 @@ describe('rollingDeployWorkflow', () => {
     expect(failureType(failure)).toBe('NotHealthyYet');
     expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
     const status = await handle.query<InstanceDeployState[]>('deployStatus');
+    const outer = (failure as WorkflowFailedError).cause as { type?: string; message: string };
+    expect(outer.type).toBe('DeployRolledBack');
+    expect(outer.message).toContain(`back on their previous image: ${status[0].container}; never touched: ${status[1].container}, ${status[2].container}`);
     expect(status.map((s) => s.state)).toEqual(['rolled back', 'waiting', 'waiting']);
     const progress = await handle.query<Progress>('progress');
     expect(progress.steps.find((s) => s.name.startsWith(`run ${status[0].container} on`))?.status).toBe('undone');
@@ -143,15 +146,7 @@ describe('rollingDeployWorkflow', () => {
     const { url } = await serviceView();
     const load = startHttpLoad(url);
     const handle = await start({ image: DemoImages.v3 });
-    await waitUntil(
-      async () => (await handle.query<Progress>('progress')).steps.some((s) => s.name.startsWith('run ') && s.status === 'running'),
-      60_000,
-      20,
-      'a container replacement to begin',
-    );
-    await suite.worker.kill();
-    await new Promise((r) => setTimeout(r, 1000));
-    await suite.restartWorker();
+    await suite.killWorkerAt(handle, (s) => s.name.startsWith('run ') && s.status === 'running', 'a container replacement to begin');
     const report = await handle.result();
     const traffic = await load.stop();
     console.log(`deploy v3 with a worker killed: ${traffic.requests} requests, ${traffic.failed} failed`);
