@@ -35,7 +35,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --- Go builds (Temporal CLI with the dev server and UI; MinIO) ----------------------------------
+# --- Go builds (Temporal CLI with the dev server and UI; MinIO; the image registry) ----------------------------------
 go_bin=$(command -v go || true)
 [[ -z $go_bin && -x /usr/local/go/bin/go ]] && go_bin=/usr/local/go/bin/go
 build() { # name module@version
@@ -55,8 +55,12 @@ temporal_build=$!
 # MinIO publishes no semver tags; this is the newest commit the module proxy serves.
 build minio github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c &
 minio_build=$!
+# The image registry deploys pull from (CNCF distribution).
+build registry github.com/distribution/distribution/v3/cmd/registry@v3.1.2 &
+registry_build=$!
 wait "$temporal_build"
 wait "$minio_build"
+wait "$registry_build"
 
 # --- npm dependencies --------------------------------------------------------------------------
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then

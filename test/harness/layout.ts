@@ -1,12 +1,12 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** Where setup.sh caches what it builds (Temporal CLI, MinIO), so reruns are instant. */
+/** Where setup.sh caches what it builds (Temporal CLI, MinIO, the image registry), so reruns are instant. */
 export function cacheDir(): string {
   return process.env.TEGO_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tego-ops');
 }
 
-export function cachedBinary(name: 'temporal' | 'minio'): string {
+export function cachedBinary(name: 'temporal' | 'minio' | 'registry'): string {
   return join(cacheDir(), 'bin', name);
 }
 
@@ -30,6 +30,7 @@ export function sandboxLayout(stateDir: string, portBase: number) {
       /** One nginx frontend per service, in the order of the sandbox's services. */
       frontendBase: portBase + 40,
       workerMetrics: portBase + 50,
+      registry: portBase + 60,
       /** App instances take consecutive ports from here. */
       instanceBase: portBase + 100,
     },
@@ -43,6 +44,7 @@ export function sandboxLayout(stateDir: string, portBase: number) {
       postgres: join(stateDir, 'postgres'),
       redis: join(stateDir, 'redis'),
       minio: join(stateDir, 'minio'),
+      registry: join(stateDir, 'registry'),
       nginx: join(stateDir, 'nginx'),
       images: join(stateDir, 'images'),
     },

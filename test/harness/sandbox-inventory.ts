@@ -5,6 +5,7 @@ import { sandboxBucket, sandboxOffsiteBucket } from './services/minio';
 import { DemoImages } from './services/images';
 import { nginxPaths } from './services/nginx';
 import { postgresNodes } from './services/postgres';
+import { registryAddress } from './services/registry';
 import { dockerSocket } from './services/docker-engine';
 
 /** Environment variables holding the sandbox's secrets; the inventory names them, never their values. */
@@ -117,6 +118,8 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       // The guide's manual restore check: "SELECT count(*) FROM workflows" must find rows.
       assertions: [{ database: 'tego_engine', sql: 'SELECT count(*) > 0 FROM workflows' }],
     },
+    // The sandbox's own registry: deploys pull from it an image a host lacks.
+    registries: [{ address: registryAddress(layout) }],
     loadBalancer: {
       host: 'host1',
       address: '127.0.0.1',

@@ -11,6 +11,7 @@ import { removeApps, startApps } from './services/apps';
 import { dockerSocket, ensureDockerEngine } from './services/docker-engine';
 import { buildDemoImages } from './services/images';
 import { startMinio, stopMinio } from './services/minio';
+import { startRegistry, stopRegistry } from './services/registry';
 import { startNginx, stopNginx } from './services/nginx';
 import { startPostgres, stopPostgres } from './services/postgres';
 import { startRedis, stopRedis } from './services/redis';
@@ -94,6 +95,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     timed('MinIO', () =>
       startMinio(layout, { accessKeyId: env[SecretEnv.s3AccessKeyId], secretAccessKey: env[SecretEnv.s3SecretAccessKey] }),
     ),
+    timed('image registry', () => startRegistry(layout)),
   ]);
   await timed('demo apps', () => startApps(docker, inventory, sandboxId(options)));
   await timed('nginx', () => startNginx(layout, inventory));
@@ -122,6 +124,7 @@ export async function stopSandbox(options: SandboxOptions): Promise<void> {
     stopPostgres(layout),
     stopRedis(layout),
     stopMinio(layout),
+    stopRegistry(layout),
     stopNginx(layout),
     removeApps(docker, sandboxId(options)).catch(() => undefined), // no engine, no containers
   ]);

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
 import { readFile } from 'node:fs/promises';
 import { WorkflowFailedError } from '@temporalio/client';
@@ -8,7 +9,9 @@ import type { DeployReport, InstanceDeployState } from '../../workflows/rolling-
 import type { Progress } from '../../workflows/progress';
 import { waitUntil } from '../harness/daemon';
 import { startHttpLoad } from '../harness/http-load';
+import { sandboxLayout } from '../harness/layout';
 import { SandboxLabel } from '../harness/services/apps';
+import { registryAddress } from '../harness/services/registry';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { DemoImages } from '../harness/services/images';
 import { useSandbox } from '../harness/suite';
@@ -139,6 +142,21 @@ describe('rollingDeployWorkflow', () => {
     const status = await handle.query<InstanceDeployState[]>('deployStatus');
     expect(status.map((s) => s.state)).toEqual(['rolled back', 'rolled back', 'waiting']);
     expect((await versions()).map((v) => v.image)).toEqual(Array(3).fill(DemoImages.v2));
+    await noLeftovers();
+  });
+
+  it('pulls an image the host lacks from the configured registry, and only then deploys it', async () => {
+    const registry = registryAddress(sandboxLayout(sandbox.stateDir, sandbox.portBase));
+    const image = `${registry}/tego-demo:pulled`;
+    execFileSync('docker', ['tag', DemoImages.v1, image]);
+    execFileSync('docker', ['push', '--quiet', image]);
+    execFileSync('docker', ['rmi', image]);
+    expect(await docker.getImage(image).inspect().then(() => true, () => false)).toBe(false);
+
+    const report = await (await start({ image, monitorPeriod: '1s' })).result();
+    expect(report.updated).toHaveLength(3);
+    expect(await docker.getImage(image).inspect().then(() => true, () => false)).toBe(true);
+    expect((await versions()).map((v) => [v.image, v.version])).toEqual(Array(3).fill([image, '1.0.0']));
     await noLeftovers();
   });
 
