@@ -19,6 +19,8 @@ export interface RecreateContainerInput {
 
 /** The name a container is kept under while its replacement is created. */
 const previousName = (name: string) => `${name}-previous`;
+/** The name a start-first replacement runs under until the old container is retired. */
+const nextName = (name: string) => `${name}-next`;
 
 /** App containers recreated from the inventory, on their host's Docker engine. */
 export function createAppContainerActivities(deps: ActivityDeps) {
@@ -82,6 +84,59 @@ export function createAppContainerActivities(deps: ActivityDeps) {
       }
       await removeIfPresent(docker, previousName(container));
       return { recreated: true, image, previousImage: previous?.Config.Image ?? image };
+    },
+
+    /**
+     * Starts the replacement of a start-first deploy beside the running instance: `<container>-next`,
+     * on `image`, on `hostPort` (the instance's new port), from the inventory's spec. Already running: left.
+     */
+    async startNextContainer({ host, container, image, hostPort }: { host: string; container: string; image: string; hostPort: number }): Promise<{ started: boolean }> {
+      assertLocalHost(deps, host);
+      const inventory = deps.inventory;
+      const instance = appInstances(inventory).find((i) => i.containerName === container && i.host === host);
+      if (!instance) throw ApplicationFailure.nonRetryable(`the inventory places no container ${container} on ${host}`, ErrorType.UnknownTarget);
+      const docker = deps.docker(host);
+      const next = await inspectOrNull(docker.getContainer(nextName(container)));
+      if (next?.State.Running && next.Config.Image === image) return { started: false };
+      await removeIfPresent(docker, nextName(container));
+      await pullIfMissing(deps, docker, image);
+      const service = findService(inventory, instance.service);
+      const current = await inspectOrNull(docker.getContainer(container));
+      const labels = Object.fromEntries(Object.entries(current?.Config.Labels ?? {}).filter(([k]) => !Object.values(Labels).includes(k as never)));
+      const spec = instanceContainerSpec(inventory, service, { ...instance, hostPort }, image, serviceSecretValues(service, (env, field) => deps.secret(env, field)), { labels });
+      try {
+        await (await docker.createContainer({ ...spec, name: nextName(container) })).start();
+      } catch (err) {
+        await removeIfPresent(docker, nextName(container));
+        if ((err as { statusCode?: number }).statusCode === 404) {
+          throw ApplicationFailure.nonRetryable(`cannot start ${nextName(container)}: image ${image} is not on ${host} and no configured registry has it`, ErrorType.ImageMissing);
+        }
+        throw err;
+      }
+      return { started: true };
+    },
+
+    /**
+     * Ends a start-first replacement: the old container (already out of nginx and drained) is stopped and
+     * removed, and `<container>-next` takes its name. Done already: nothing to do.
+     */
+    async retireForNext({ host, container, stopTimeoutSeconds }: { host: string; container: string; stopTimeoutSeconds: number }): Promise<{ retired: boolean }> {
+      assertLocalHost(deps, host);
+      const docker = deps.docker(host);
+      if (!(await inspectOrNull(docker.getContainer(nextName(container))))) return { retired: false };
+      const old = await inspectOrNull(docker.getContainer(container));
+      if (old) {
+        if (old.State.Running) await docker.getContainer(container).stop({ t: stopTimeoutSeconds });
+        await docker.getContainer(container).remove({ force: true });
+      }
+      await docker.getContainer(nextName(container)).rename({ name: container });
+      return { retired: true };
+    },
+
+    /** Removes the `-next` container of a start-first replacement that is being undone. */
+    async removeNextContainer({ host, container }: { host: string; container: string }): Promise<void> {
+      assertLocalHost(deps, host);
+      await removeIfPresent(deps.docker(host), nextName(container));
     },
 
     /** Stops (with `stopTimeoutSeconds` for requests in flight) and removes a container; a missing one is fine. */

@@ -1,6 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Placement } from '../inventory/inventory-file';
-import { appInstances, findService } from '../inventory/topology';
+import type { Inventory } from '../inventory/schema';
+import { appInstances, findHost, findService } from '../inventory/topology';
 import { ErrorType } from '../workflows/error-types';
 import type { ActivityDeps } from './deps';
 
@@ -32,7 +33,7 @@ export function createScalingActivities(deps: ActivityDeps) {
      */
     async planScaleOut({ service, host, count, ports }: { service: string; host: string; count: number; ports?: number[] }): Promise<Omit<ScaleOutPlan, 'image'>> {
       const inventory = deps.inventory;
-      const used = new Set(inventory.services.flatMap((s) => s.placement.filter((p) => p.host === host).flatMap((p) => p.ports)));
+      const used = portsInUseAt(inventory, host);
       let chosen = ports ?? [];
       const taken = chosen.filter((p) => used.has(p));
       if (taken.length > 0) throw ApplicationFailure.nonRetryable(`port(s) ${taken.join(', ')} already used on ${host}`, ErrorType.InvalidInput);
@@ -49,6 +50,20 @@ export function createScalingActivities(deps: ActivityDeps) {
         ? before.map((p) => (p.host === host ? { host, ports: [...p.ports, ...chosen] } : p))
         : [...before, { host, ports: chosen }];
       return { before, after };
+    },
+
+    /**
+     * A free port for the new container of a start-first replacement, and the service's placement
+     * with the instance moved there.
+     */
+    async planPortMove({ service, host, fromPort }: { service: string; host: string; fromPort: number }): Promise<{ toPort: number; before: Placement[]; after: Placement[] }> {
+      const inventory = deps.inventory;
+      const used = portsInUseAt(inventory, host);
+      let toPort = Math.max(...used) + 1;
+      while (used.has(toPort)) toPort++;
+      const before = placementOf(service);
+      const after = before.map((p) => (p.host === host ? { host, ports: p.ports.map((port) => (port === fromPort ? toPort : port)) } : p));
+      return { toPort, before, after };
     },
 
     /** The instances of `service` as the inventory places them now. */
@@ -71,4 +86,11 @@ export function createScalingActivities(deps: ActivityDeps) {
       return deps.inventoryFile.setServicePlacement(service, placement);
     },
   };
+}
+
+/** Host ports the inventory gives out at `host`'s address — on any host sharing that address too. */
+function portsInUseAt(inventory: Inventory, host: string): Set<number> {
+  const address = findHost(inventory, host).address;
+  const sameAddress = new Set(inventory.hosts.filter((h) => h.address === address).map((h) => h.name));
+  return new Set(inventory.services.flatMap((s) => s.placement.filter((p) => sameAddress.has(p.host)).flatMap((p) => p.ports)));
 }

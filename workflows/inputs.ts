@@ -217,6 +217,10 @@ export const RollingDeployInputSchema = z
       .optional()
       .describe('several services in order, each with its image (the guide: tego-os, tego-os-server, tego-mcp)'),
     batchSize: z.number().int().min(1).default(1).describe('instances replaced at a time (default: 1)'),
+    order: z
+      .enum(['stop-first', 'start-first'])
+      .default('stop-first')
+      .describe('stop-first: drain, replace in place; start-first: start the new container beside the old on a free port, switch nginx, retire the old (the instance moves port) (default: stop-first)'),
     monitorPeriod: duration.default('10s').describe('how long each batch is watched after it is back in nginx (default: 10s)'),
     maxFailureRatio: z.number().min(0).max(1).default(0).describe('share of instances that may fail (each rolled back alone) before the whole deploy is (default: 0)'),
     healthTimeout: duration.default('60s').describe('how long a new instance has to pass its health check (default: 60s)'),

@@ -10,6 +10,7 @@ import { RollingDeployInputSchema, type RollingDeployInput } from './inputs';
 import { parseInput } from './validate-input';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
+const inventoryWrites = proxyActivities<SharedActivities>(ActivityPresets.databaseAdmin);
 
 export interface InstanceDeployState {
   container: string;
@@ -46,7 +47,7 @@ type Instance = TopologyView['instances'][number];
  */
 export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<DeployReport> {
   const parsed = parseInput(RollingDeployInputSchema, input);
-  const { service, image, services, batchSize, monitorPeriod, maxFailureRatio, healthTimeout, drainTimeout, ...options } = parsed;
+  const { service, image, services, batchSize, order, monitorPeriod, maxFailureRatio, healthTimeout, drainTimeout, ...options } = parsed;
   const targets = services ?? [{ service: service!, image: image! }];
   const topology = await probe.describeTopology();
   const lbHost = topology.loadBalancer;
@@ -98,8 +99,13 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
   const maxFailures = Math.floor(maxFailureRatio * plan.length);
   const rolledBack: string[] = [];
 
+  // Where each instance is now: a start-first replacement moves it to another port.
+  const live = new Map(plan.map(({ instance }) => [instance.containerName, instance]));
+  const now = (i: Instance) => live.get(i.containerName)!;
+
   /** Out of nginx, drained, on `toImage`, healthy, back in nginx. */
-  const putOnImage = async (instance: Instance, toImage: string) => {
+  const putOnImage = async (at: Instance, toImage: string) => {
+    const instance = now(at);
     await lb.applyUpstreams({ exclude: [lbKey(instance)] });
     await drained.requireNginxDrained();
     await dockerOn(instance.host).recreateContainer({ host: instance.host, container: instance.containerName, image: toImage });
@@ -111,9 +117,76 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
     Object.assign(stateOf(instance), { state: 'rolled back' });
   };
 
+  /**
+   * Start-first: the new container starts beside the old one on a free port, passes its health check,
+   * takes over the instance's place in the inventory and in nginx; the old one is drained and retired.
+   */
+  const startFirst = async (change: Change, instance: Instance, to: string) => {
+    const name = instance.containerName;
+    const docker = dockerOn(instance.host);
+    const move = await probe.planPortMove({ service: instance.service, host: instance.host, fromPort: instance.hostPort });
+    const moved: Instance = { ...instance, hostPort: move.toPort, healthUrl: instance.healthUrl.replace(`:${instance.hostPort}/`, `:${move.toPort}/`) };
+    let retired = false;
+    await change.step(
+      `start ${name} on ${to} beside the old one, on port ${move.toPort}`,
+      () => {
+        stateOf(instance).state = 'replacing';
+        return docker.startNextContainer({ host: instance.host, container: name, image: to, hostPort: move.toPort });
+      },
+      async () => {
+        await docker.removeNextContainer({ host: instance.host, container: name });
+        stateOf(instance).state = 'rolled back';
+      },
+    );
+    stateOf(instance).state = 'checking';
+    await change.check(`wait until the new ${name} is healthy`, () => gate.requireHealthy({ url: moved.healthUrl, timeoutMs: moved.healthTimeoutMs }));
+    await change.step(
+      `send ${name}'s traffic to the new container`,
+      async () => {
+        await inventoryWrites.setServicePlacement({ service: instance.service, placement: move.after });
+        await lb.applyUpstreams({ exclude: [] });
+        live.set(name, moved);
+      },
+      // Once the old container is retired, its own undo has already put the instance right on the new port.
+      async () => {
+        if (retired) return;
+        await inventoryWrites.setServicePlacement({ service: instance.service, placement: move.before });
+        await lb.applyUpstreams({ exclude: [] });
+        live.set(name, instance);
+      },
+    );
+    await change.check(`wait until requests in flight to the old ${name} are done`, () => drained.requireNginxDrained());
+    await change.step(
+      `retire the old ${name}`,
+      async () => {
+        await docker.retireForNext({ host: instance.host, container: name, stopTimeoutSeconds: 30 });
+        retired = true;
+      },
+      () => rollBack(instance),
+    );
+  };
+
   const deployBatch = async (change: Change, batch: typeof plan) => {
     const names = batch.map((b) => b.instance.containerName).join(', ');
     const setState = (state: InstanceDeployState['state']) => batch.forEach((b) => (stateOf(b.instance).state = state));
+    if (order === 'start-first') {
+      for (const { instance, image: to } of batch) await startFirst(change, instance, to);
+    } else {
+      await stopFirst(change, batch, names, setState);
+    }
+    setState('monitoring');
+    await Promise.all(
+      batch.map(({ instance }) =>
+        change.check(`watch ${instance.containerName} for ${monitorPeriod}`, () =>
+          watch.watchHealthy({ url: now(instance).healthUrl, timeoutMs: instance.healthTimeoutMs, seconds: msOf(monitorPeriod) / 1000 }),
+        ),
+      ),
+    );
+    setState('updated');
+  };
+
+  /** Stop-first: out of nginx, drained, recreated on the new image in place, healthy, back in. */
+  const stopFirst = async (change: Change, batch: typeof plan, names: string, setState: (state: InstanceDeployState['state']) => void) => {
     await change.step(
       `take ${names} out of nginx`,
       () => {
@@ -139,15 +212,6 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
       await change.check(`wait until ${instance.containerName} is healthy`, () => gate.requireHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs }));
     }
     await change.step(`put ${names} back into nginx`, () => lb.applyUpstreams({ exclude: [] }));
-    setState('monitoring');
-    await Promise.all(
-      batch.map(({ instance }) =>
-        change.check(`watch ${instance.containerName} for ${monitorPeriod}`, () =>
-          watch.watchHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs, seconds: msOf(monitorPeriod) / 1000 }),
-        ),
-      ),
-    );
-    setState('updated');
   };
 
   try {

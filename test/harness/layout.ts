@@ -30,7 +30,7 @@ export function sandboxLayout(stateDir: string, portBase: number) {
       /** One nginx frontend per service, in the order of the sandbox's services. */
       frontendBase: portBase + 40,
       workerMetrics: portBase + 50,
-      registry: portBase + 60,
+      registry: portBase + 70,
       /** App instances take consecutive ports from here. */
       instanceBase: portBase + 100,
     },

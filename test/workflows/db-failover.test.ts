@@ -19,6 +19,7 @@ import { dockerSocket } from '../harness/services/docker-engine';
 import { DemoImages } from '../harness/services/images';
 import { pgCtl, postgresNodes, postgresRunAs } from '../harness/services/postgres';
 import { SandboxLabel } from '../harness/services/apps';
+import { failureType } from '../harness/failures';
 import { useSandbox } from '../harness/suite';
 import { uniqueId } from '../harness/temporal-client';
 import { startWriteLoad, type WriteLoadReport } from '../harness/write-load';
@@ -82,12 +83,6 @@ function run<T>(workflowType: string, input: Record<string, unknown>) {
   return suite.client.workflow.start<(i: unknown) => Promise<T>>(workflowType, { taskQueue: 'ops', workflowId: uniqueId(workflowType), args: [input] });
 }
 
-/** The stable type of the innermost failure that has one (ApplicationFailure under ActivityFailure under ...). */
-function failureType(err: unknown): string | undefined {
-  let type: string | undefined;
-  for (let current = err as { type?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) type = current.type ?? type;
-  return type;
-}
 
 async function changeRecord(workflowId: string, port: number): Promise<{ outcome: string; summary: string } | undefined> {
   const [record] = await query<{ outcome: string; summary: string }>(port, 'SELECT outcome, summary FROM tego_ops.change_records WHERE workflow_id = $1', [workflowId], 'tego_ops');

@@ -14,6 +14,7 @@ import { SandboxLabel } from '../harness/services/apps';
 import { registryAddress } from '../harness/services/registry';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { DemoImages } from '../harness/services/images';
+import { failureType } from '../harness/failures';
 import { useSandbox } from '../harness/suite';
 import { uniqueId } from '../harness/temporal-client';
 
@@ -53,15 +54,10 @@ function start(input: Record<string, unknown>) {
   });
 }
 
-function failureType(err: unknown): string | undefined {
-  let type: string | undefined;
-  for (let current = err as { type?: string; cause?: unknown } | undefined; current; current = current.cause as typeof current) type = current.type ?? type;
-  return type;
-}
 
 async function noLeftovers(): Promise<void> {
   const names = (await docker.listContainers({ all: true, filters: { label: [`${SandboxLabel}=${sandbox.id}`] } })).map((c) => c.Names[0].slice(1));
-  expect(names.filter((n) => n.endsWith('-previous'))).toEqual([]);
+  expect(names.filter((n) => n.endsWith('-previous') || n.endsWith('-next'))).toEqual([]);
   expect(new Set(names).size).toBe(names.length);
   const { instances, configFile } = await serviceView();
   const nginx = await readFile(configFile, 'utf8');
@@ -157,6 +153,33 @@ describe('rollingDeployWorkflow', () => {
     expect(report.updated).toHaveLength(3);
     expect(await docker.getImage(image).inspect().then(() => true, () => false)).toBe(true);
     expect((await versions()).map((v) => [v.image, v.version])).toEqual(Array(3).fill([image, '1.0.0']));
+    await noLeftovers();
+  });
+
+  it('start-first: each new container starts beside the old one on a free port and takes over; no request fails', async () => {
+    const { url } = await serviceView();
+    const portsBefore = (await serviceView()).instances.map((i) => i.hostPort);
+    const load = startHttpLoad(url);
+    const report = await (await start({ image: DemoImages.v2, order: 'start-first', monitorPeriod: '1s' })).result();
+    const traffic = await load.stop();
+    console.log(`start-first deploy v2: ${traffic.requests} requests through nginx, ${traffic.failed} failed`);
+    expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
+    expect(report.updated).toHaveLength(3);
+    expect((await versions()).map((v) => [v.image, v.version])).toEqual(Array(3).fill([DemoImages.v2, '2.0.0']));
+    const portsAfter = (await serviceView()).instances.map((i) => i.hostPort);
+    for (const [i, port] of portsAfter.entries()) expect(port).not.toBe(portsBefore[i]);
+    await noLeftovers();
+  });
+
+  it('start-first with a version that never gets healthy: the old containers never stopped serving', async () => {
+    const { url } = await serviceView();
+    const before = await versions();
+    const load = startHttpLoad(url);
+    const failure = await (await start({ image: DemoImages.bad, order: 'start-first', healthTimeout: '5s' })).result().catch((err: unknown) => err);
+    const traffic = await load.stop();
+    expect(failureType(failure)).toBe('NotHealthyYet');
+    expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
+    expect(await versions()).toEqual(before);
     await noLeftovers();
   });
 

@@ -9,6 +9,7 @@ import { startHttpLoad } from '../harness/http-load';
 import { sandboxLayout } from '../harness/layout';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { nginxPaths } from '../harness/services/nginx';
+import { innermostTypedFailure } from '../harness/failures';
 import { useSandbox } from '../harness/suite';
 import { uniqueId } from '../harness/temporal-client';
 
@@ -38,11 +39,6 @@ function run(workflowType: string, input: Record<string, unknown>) {
   return suite.client.workflow.start<(i: unknown) => Promise<ScaleReport>>(workflowType, { taskQueue: 'ops', workflowId: uniqueId(workflowType), args: [input] });
 }
 
-function failureOf(err: unknown): { type?: string; message: string } {
-  let found = err as { type?: string; message: string; cause?: unknown };
-  for (let c = found; c; c = c.cause as typeof c) if (c.type) found = c;
-  return found;
-}
 
 const original = await (async () => placement())();
 
@@ -85,7 +81,7 @@ describe('scaleOutWorkflow / scaleInWorkflow', () => {
   });
 
   it('refuses to go below the minimum instance count, changing nothing', async () => {
-    const failure = failureOf(await (await run('scaleInWorkflow', { service: 'tego-mcp', count: 1, minInstances: 1 })).result().catch((e: unknown) => e));
+    const failure = innermostTypedFailure(await (await run('scaleInWorkflow', { service: 'tego-mcp', count: 1, minInstances: 1 })).result().catch((e: unknown) => e));
     expect(failure.type).toBe('PreconditionFailed');
     expect(failure.message).toMatch(/would leave 0, below minInstances 1; nothing changed/);
   });
@@ -96,7 +92,7 @@ describe('scaleOutWorkflow / scaleInWorkflow', () => {
     const workersBefore = nginxWorkers();
     await writeFile(nginx.mainConfig, `${mainConfig}this_is_not_a_directive;\n`);
     try {
-      const failure = failureOf(await (await run('scaleOutWorkflow', { service, host: 'host2', count: 1, ports: [newPorts[0]] })).result().catch((e: unknown) => e));
+      const failure = innermostTypedFailure(await (await run('scaleOutWorkflow', { service, host: 'host2', count: 1, ports: [newPorts[0]] })).result().catch((e: unknown) => e));
       expect(failure.type).toBe('InvalidConfig');
       expect(failure.message).toMatch(/nginx rejected the rendered upstreams, nothing was reloaded/);
     } finally {
