@@ -42,8 +42,11 @@ type Instance = TopologyView['instances'][number];
  * on its health check, put back into nginx and watched for `monitorPeriod`. A failure rolls back every
  * instance already replaced — drained, back on its old image, healthy, back in nginx — and leaves the
  * untouched ones alone; within `maxFailureRatio` only the failed instance is rolled back and the deploy
- * goes on. A managed change: approval, window, pause/resume between steps, abort (rolls back), record.
- * @throws ApplicationFailure `UnknownTarget` for an unknown service or one without an nginx frontend
+ * goes on. With `order: start-first` the new container starts beside the old one on a free port and
+ * takes over before the old one is drained and retired. A managed change: approval, window,
+ * pause/resume between steps, abort (rolls back), record.
+ * @throws ApplicationFailure `UnknownTarget` for an unknown service, one without an nginx frontend, or an instance without its container
+ * @throws ApplicationFailure `DeployRolledBack` when it failed and put instances back, naming them
  */
 export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<DeployReport> {
   const parsed = parseInput(RollingDeployInputSchema, input);
@@ -85,11 +88,15 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
     for (const c of (await dockerOn(host).inspectHostContainers(host)).containers) running.set(c.name, c.image);
   }
   const plan = targets.flatMap((t) => topology.instances.filter((i) => i.service === t.service).map((instance) => ({ instance, image: t.image })));
+  const missing = plan.filter(({ instance }) => !running.has(instance.containerName)).map(({ instance }) => `${instance.containerName} on ${instance.host}`);
+  if (missing.length > 0) {
+    throw ApplicationFailure.nonRetryable(`no container for ${missing.join(', ')}: start the service as the inventory places it before deploying; nothing changed`, ErrorType.UnknownTarget);
+  }
   const states: InstanceDeployState[] = plan.map(({ instance, image: to }) => ({
     container: instance.containerName,
     service: instance.service,
     host: instance.host,
-    from: running.get(instance.containerName) ?? 'unknown',
+    from: running.get(instance.containerName)!,
     to,
     state: 'waiting',
   }));
