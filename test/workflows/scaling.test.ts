@@ -40,7 +40,7 @@ function run(workflowType: string, input: Record<string, unknown>) {
 }
 
 
-const original = await (async () => placement())();
+const original = await placement();
 
 afterAll(async () => {
   if (JSON.stringify(await placement()) !== JSON.stringify(original)) {
