@@ -1,5 +1,5 @@
 import type { Inventory } from '../inventory/schema';
-import { appInstances, findService } from '../inventory/topology';
+import { appInstances, findService, upstreamKey } from '../inventory/topology';
 
 /** nginx upstream names may not contain dashes the way service names do. */
 export function upstreamName(service: string): string {
@@ -19,7 +19,7 @@ export function renderNginxConfig(inventory: Inventory, exclude: ReadonlySet<str
   const blocks = lb.frontends.map((frontend) => {
     const service = findService(inventory, frontend.service);
     const servers = appInstances(inventory, service)
-      .filter((i) => !exclude.has(`${i.service}@${i.host}:${i.hostPort}`))
+      .filter((i) => !exclude.has(upstreamKey(i)))
       .map((i) => {
         const address = inventory.hosts.find((h) => h.name === i.host)!.address;
         return `    server ${address}:${i.hostPort} max_fails=3 fail_timeout=30s; # ${i.containerName}`;

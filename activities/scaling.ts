@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Placement } from '../inventory/inventory-file';
 import type { Inventory } from '../inventory/schema';
-import { appInstances, findHost, findService } from '../inventory/topology';
+import { appInstances, findHost, findService, upstreamKey } from '../inventory/topology';
 import { ErrorType } from '../workflows/error-types';
 import type { ActivityDeps } from './deps';
 
@@ -74,7 +74,7 @@ export function createScalingActivities(deps: ActivityDeps) {
         host: i.host,
         hostPort: i.hostPort,
         healthUrl: i.healthUrl,
-        upstreamKey: `${i.service}@${i.host}:${i.hostPort}`,
+        upstreamKey: upstreamKey(i),
       }));
     },
 

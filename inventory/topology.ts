@@ -20,6 +20,11 @@ export interface AppInstance {
   healthUrl: string;
 }
 
+/** How nginx's rendering and the workflows that drain instances name one: "service@host:port". */
+export function upstreamKey(instance: Pick<AppInstance, 'service' | 'host' | 'hostPort'>): string {
+  return `${instance.service}@${instance.host}:${instance.hostPort}`;
+}
+
 /** The task queue served by the worker that runs on `host`. */
 export function hostTaskQueue(host: Pick<Host, 'name' | 'taskQueue'>): string {
   return host.taskQueue ?? `ops@${host.name}`;

@@ -5,6 +5,7 @@ import type { TopologyView } from '../inventory/topology';
 import { ActivityPresets } from './activity-options';
 import type { Change } from './change-control';
 import { ErrorType } from './error-types';
+import { onHostQueue } from './host-queues';
 
 /** What switchover, failover and rejoin share: the cluster as the inventory has it, and their common steps. */
 
@@ -39,9 +40,6 @@ export function clusterOf(topology: TopologyView): Cluster {
   const pg = topology.postgres;
   if (!pg) throw ApplicationFailure.nonRetryable('the inventory has no postgres section', ErrorType.UnknownTarget);
   const queueOf = new Map(topology.hosts.map((h) => [h.name, h.taskQueue]));
-  // Short: a worker that dies mid-step is noticed within a minute and the step retried on its successor.
-  const onQueue = (taskQueue: string) =>
-    proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue });
   return {
     primary: pg.nodes.find((n) => n.role === 'primary')!,
     replicas: pg.nodes.filter((n) => n.role === 'replica'),
@@ -52,9 +50,9 @@ export function clusterOf(topology: TopologyView): Cluster {
       if (!node) throw ApplicationFailure.nonRetryable(`unknown PostgreSQL node ${name} (nodes: ${pg.nodes.map((n) => n.name).join(', ')})`, ErrorType.UnknownTarget);
       return node;
     },
-    onHostOf: (node) => onQueue(node.taskQueue),
+    onHostOf: (node) => onHostQueue(node.taskQueue),
     copyOnHostOf: (node) => proxyActivities<HostActivities>({ ...ActivityPresets.transfer, scheduleToStartTimeout: '1 minute', taskQueue: node.taskQueue }),
-    dockerOn: (host) => onQueue(queueOf.get(host)!),
+    dockerOn: (host) => onHostQueue(queueOf.get(host)!),
   };
 }
 
@@ -95,4 +93,9 @@ export async function rejoinAsReplica(cluster: Cluster, node: ClusterNode, prima
   const rejoined = await cluster.copyOnHostOf(node).rejoinAsReplica({ node: node.name, primary: primary.name });
   const { lagBytes } = await catchUp.requireStreaming({ primary: primary.name, replica: node.name });
   return { ...rejoined, lagBytes };
+}
+
+/** Bytes as MiB with one decimal, the unit `maxLagBytes` is thought in: "16.0 MiB". */
+export function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

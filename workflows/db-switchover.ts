@@ -4,7 +4,7 @@ import type { RejoinResult } from '../activities/postgres-server';
 import type { ReplicationState } from '../activities/replication';
 import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
-import { catchUp, clusterOf, rejoinAsReplica, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
+import { catchUp, clusterOf, mib, rejoinAsReplica, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
 import { ErrorType } from './error-types';
 import { DbSwitchoverInputSchema, type DbSwitchoverInput } from './inputs';
 import { parseInput } from './validate-input';
@@ -169,8 +169,4 @@ async function chooseReplica(cluster: Cluster): Promise<ClusterNode> {
 
 function describeState(s: ReplicationState): string {
   return `${s.replica} streaming, ${s.lagBytes ?? 0} bytes behind; no base backup running`;
-}
-
-export function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -1,16 +1,16 @@
 import { ApplicationFailure, defineQuery, isCancellation, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { HostActivities, SharedActivities } from '../activities';
-import type { TopologyView } from '../inventory/topology';
+import type { SharedActivities } from '../activities';
+import { upstreamKey, type TopologyView } from '../inventory/topology';
 import { ActivityPresets } from './activity-options';
 import { runChange, type Change } from './change-control';
 import { msOf } from './durations';
 import { ErrorType } from './error-types';
+import { inventoryWrites, nginxDrainGate, onHostQueue } from './host-queues';
 import { rootMessage } from './failures';
 import { RollingDeployInputSchema, type RollingDeployInput } from './inputs';
 import { parseInput } from './validate-input';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
-const inventoryWrites = proxyActivities<SharedActivities>(ActivityPresets.databaseAdmin);
 
 export interface InstanceDeployState {
   container: string;
@@ -64,15 +64,9 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
     }
   }
   const queueOf = new Map(topology.hosts.map((h) => [h.name, h.taskQueue]));
-  // Short: a worker that dies mid-step is noticed within a minute and the step retried on its successor.
-  const dockerOn = (host: string) => proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: queueOf.get(host)! });
-  const lb = proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: lbHost.taskQueue });
-  const drained = proxyActivities<HostActivities>({
-    startToCloseTimeout: '10 seconds',
-    scheduleToCloseTimeout: drainTimeout,
-    taskQueue: lbHost.taskQueue,
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 1.5, maximumInterval: '2 seconds' },
-  });
+  const dockerOn = (host: string) => onHostQueue(queueOf.get(host)!);
+  const lb = onHostQueue(lbHost.taskQueue);
+  const drained = nginxDrainGate(lbHost.taskQueue, drainTimeout);
   // Polled every half second or so: an instance's health gate is most of a deploy's time, and a slow
   // backoff would add up to its final interval to each one.
   const gate = proxyActivities<SharedActivities>({
@@ -102,7 +96,6 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
   }));
   setHandler(deployStatusQuery, () => states);
   const stateOf = (i: Instance) => states.find((s) => s.container === i.containerName)!;
-  const lbKey = (i: Instance) => `${i.service}@${i.host}:${i.hostPort}`;
   const maxFailures = Math.floor(maxFailureRatio * plan.length);
   const rolledBack: string[] = [];
 
@@ -113,7 +106,7 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
   /** Out of nginx, drained, on `toImage`, healthy, back in nginx. */
   const putOnImage = async (at: Instance, toImage: string) => {
     const instance = now(at);
-    await lb.applyUpstreams({ exclude: [lbKey(instance)] });
+    await lb.applyUpstreams({ exclude: [upstreamKey(instance)] });
     await drained.requireNginxDrained();
     await dockerOn(instance.host).recreateContainer({ host: instance.host, container: instance.containerName, image: toImage });
     await gate.requireHealthy({ url: instance.healthUrl, timeoutMs: instance.healthTimeoutMs });
@@ -198,7 +191,7 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
       `take ${names} out of nginx`,
       () => {
         setState('draining');
-        return lb.applyUpstreams({ exclude: batch.map((b) => lbKey(b.instance)) });
+        return lb.applyUpstreams({ exclude: batch.map((b) => upstreamKey(b.instance)) });
       },
       () => lb.applyUpstreams({ exclude: [] }),
     );

@@ -1,16 +1,16 @@
 import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
-import type { HostActivities, SharedActivities } from '../activities';
+import type { SharedActivities } from '../activities';
 import type { NewInstance } from '../activities/scaling';
 import type { TopologyView } from '../inventory/topology';
 import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
 import { msOf } from './durations';
 import { ErrorType } from './error-types';
+import { inventoryWrites, nginxDrainGate, onHostQueue } from './host-queues';
 import { ScaleInInputSchema, ScaleOutInputSchema, type ScaleInInput, type ScaleOutInput } from './inputs';
 import { parseInput } from './validate-input';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
-const inventoryWrites = proxyActivities<SharedActivities>(ActivityPresets.databaseAdmin);
 
 export interface ScaleReport {
   service: string;
@@ -31,8 +31,8 @@ function scalingContext(topology: TopologyView, service: string) {
   return {
     frontend,
     queueOf,
-    dockerOn: (host: string) => proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: queueOf.get(host)! }),
-    lb: proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue: topology.loadBalancer.taskQueue }),
+    dockerOn: (host: string) => onHostQueue(queueOf.get(host)!),
+    lb: onHostQueue(topology.loadBalancer.taskQueue),
     lbTaskQueue: topology.loadBalancer.taskQueue,
   };
 }
@@ -108,12 +108,7 @@ export async function scaleInWorkflow(input: ScaleInInput): Promise<ScaleReport>
   if (candidates.length < count) throw ApplicationFailure.nonRetryable(`${service} has only ${candidates.length} instance(s) on ${host}`, ErrorType.PreconditionFailed);
   const removed = candidates.slice(-count);
   const placement = placementWithout(all, removed);
-  const drained = proxyActivities<HostActivities>({
-    startToCloseTimeout: '10 seconds',
-    scheduleToCloseTimeout: drainTimeout,
-    taskQueue: context.lbTaskQueue,
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 1.5, maximumInterval: '2 seconds' },
-  });
+  const drained = nginxDrainGate(context.lbTaskQueue, drainTimeout);
   const names = removed.map((i) => i.containerName).join(', ');
 
   return runChange(
