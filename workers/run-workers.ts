@@ -48,6 +48,9 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
     dataConverter,
     interceptors: { activity: [metrics.activityInterceptor] },
     shutdownGraceTime: '20 seconds',
+    // An activity that ignores its cancellation must not keep the process from exiting: after this the
+    // worker gives up on it (Temporal retries it elsewhere once its timeout passes) and the process ends.
+    shutdownForceTime: '60 seconds',
   } satisfies Partial<WorkerOptions>;
 
   const workers: Worker[] = [];
