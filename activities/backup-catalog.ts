@@ -16,11 +16,13 @@ import {
   manifestFileName,
   walKeyPrefix,
   drillKeyPrefix,
+  inspectionKeyPrefix,
   type BackupKind,
   type BackupManifest,
 } from '../inventory/backup-catalog';
 import { summarizeDrill, type DrillReport } from '../workflows/drill-report';
 import { ErrorType } from '../workflows/error-types';
+import type { InspectionReport } from '../workflows/inspection-report';
 import type { ActivityDeps } from './deps';
 import { withProgressHeartbeat } from './heartbeat';
 import { createS3Client, storageSettings } from './storage-client';
@@ -236,6 +238,24 @@ export function createBackupCatalogActivities(deps: ActivityDeps) {
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}summary.txt`, Body: summarizeDrill(report), ContentType: 'text/plain' }));
         await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}report.json`, Body: JSON.stringify(report, null, 2), ContentType: 'application/json' }));
         return `${prefix}report.json`;
+      });
+    },
+
+    /** Stores a daily inspection's report, JSON and Markdown, under `inspections/<id>/`. Idempotent. */
+    async writeInspectionReport({ id, report, markdown }: { id: string; report: unknown; markdown: string }): Promise<string[]> {
+      return withS3(async (s3, bucket) => {
+        const prefix = `${inspectionKeyPrefix(deps.inventory)}${id}/`;
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}report.md`, Body: markdown, ContentType: 'text/markdown; charset=utf-8' }));
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}report.json`, Body: JSON.stringify(report, null, 2), ContentType: 'application/json' }));
+        return [`${prefix}report.json`, `${prefix}report.md`];
+      });
+    },
+
+    /** The newest daily inspection report (ids sort by time), or null before the first. */
+    async latestInspection(): Promise<InspectionReport | null> {
+      return withS3(async (s3, bucket) => {
+        const [newest] = (await listKeys(s3, bucket, inspectionKeyPrefix(deps.inventory))).filter((k) => k.endsWith('/report.json')).sort().reverse();
+        return newest ? readJson<InspectionReport>(s3, bucket, newest) : null;
       });
     },
 

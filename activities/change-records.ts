@@ -46,7 +46,35 @@ const migrations: { version: number; statements: string[] }[] = [
       'CREATE INDEX change_records_started_at ON tego_ops.change_records (started_at DESC)',
     ],
   },
+  {
+    version: 2,
+    statements: [
+      // The incidents' audit trail: every notification, acknowledgement, remediation and resolution.
+      `CREATE TABLE tego_ops.incident_events (
+         incident_id text NOT NULL,
+         seq         int NOT NULL,
+         at          timestamptz NOT NULL,
+         dedup_key   text NOT NULL,
+         priority    text NOT NULL,
+         event       text NOT NULL,
+         actor       text,
+         detail      jsonb NOT NULL DEFAULT '{}',
+         PRIMARY KEY (incident_id, seq)
+       )`,
+      'CREATE INDEX incident_events_at ON tego_ops.incident_events (at DESC)',
+      'CREATE INDEX incident_events_dedup_key ON tego_ops.incident_events (dedup_key)',
+    ],
+  },
 ];
+
+/** One line of an incident's audit trail. `seq` orders them and makes writing them again harmless. */
+export interface IncidentEvent {
+  seq: number;
+  at: string;
+  event: string;
+  actor?: string;
+  detail?: Record<string, unknown>;
+}
 
 export interface ChangeStart {
   workflowId: string;
@@ -157,6 +185,41 @@ export function createChangeRecordActivities(deps: ActivityDeps) {
           [end.workflowId, end.runId, end.outcome, end.summary, JSON.stringify(end.changes), end.finishedAt],
         ),
       );
+    },
+
+    /** Appends an incident's events; those already written (same incident and seq) are left as they are. */
+    async recordIncidentEvents({ incidentId, dedupKey, priority, events }: { incidentId: string; dedupKey: string; priority: string; events: IncidentEvent[] }): Promise<void> {
+      await withDatabase((db) =>
+        db.query(
+          `INSERT INTO tego_ops.incident_events (incident_id, seq, at, dedup_key, priority, event, actor, detail)
+           SELECT $1, e.seq, e.at, $2, $3, e.event, e.actor, COALESCE(e.detail, '{}')
+             FROM jsonb_to_recordset($4::jsonb) AS e(seq int, at timestamptz, event text, actor text, detail jsonb)
+           ON CONFLICT (incident_id, seq) DO NOTHING`,
+          [incidentId, dedupKey, priority, JSON.stringify(events)],
+        ),
+      );
+    },
+
+    /** An incident's audit trail (or the newest events of every incident), oldest first. */
+    async listIncidentEvents({ incidentId, limit }: { incidentId?: string; limit: number }): Promise<(IncidentEvent & { incidentId: string; dedupKey: string; priority: string })[]> {
+      return withDatabase(async (db) => {
+        const { rows } = await db.query<Record<string, unknown>>(
+          `SELECT * FROM (SELECT * FROM tego_ops.incident_events WHERE ($1::text IS NULL OR incident_id = $1)
+                           ORDER BY at DESC, seq DESC LIMIT $2) newest
+            ORDER BY at, seq`,
+          [incidentId ?? null, limit],
+        );
+        return rows.map((r) => ({
+          incidentId: r.incident_id as string,
+          dedupKey: r.dedup_key as string,
+          priority: r.priority as string,
+          seq: r.seq as number,
+          at: (r.at as Date).toISOString(),
+          event: r.event as string,
+          ...(r.actor ? { actor: r.actor as string } : {}),
+          detail: r.detail as Record<string, unknown>,
+        }));
+      });
     },
 
     /** The newest change records first, optionally of one kind, target or change id. */

@@ -1,5 +1,8 @@
 import Docker from 'dockerode';
+import { Client, Connection } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Registry } from 'prom-client';
+import { dataConverterFor } from '../client/payload-codec';
 import type { InventoryFile } from '../inventory/inventory-file';
 import type { Host, Inventory } from '../inventory/schema';
 import { findHost } from '../inventory/topology';
@@ -19,10 +22,15 @@ export interface ActivityDeps {
   localHost?: string;
   docker(host: string): Docker;
   secret(envName: string, field: string): string;
+  /** A client of the Temporal server the inventory names, for activities that start or signal workflows. */
+  temporal(): Promise<Client>;
+  /** The worker's `/metrics` registry, where the patrol's gauges are published; absent when metrics are off. */
+  metrics?: Registry;
 }
 
-export function createDeps(source: Inventory | InventoryFile, localHost?: string): ActivityDeps {
+export function createDeps(source: Inventory | InventoryFile, localHost?: string, metrics?: Registry): ActivityDeps {
   const engines = new Map<string, Docker>();
+  let temporal: Promise<Client> | undefined;
   const file = 'current' in source ? source : undefined;
   const current = () => (file ? file.current() : (source as Inventory));
   return {
@@ -31,6 +39,7 @@ export function createDeps(source: Inventory | InventoryFile, localHost?: string
     },
     inventoryFile: file,
     localHost,
+    metrics,
     docker(hostName) {
       let engine = engines.get(hostName);
       if (!engine) {
@@ -46,7 +55,20 @@ export function createDeps(source: Inventory | InventoryFile, localHost?: string
         throw ApplicationFailure.nonRetryable((err as Error).message, ErrorType.MissingSecret);
       }
     },
+    temporal() {
+      temporal ??= connectTemporal(current()).catch((err: unknown) => {
+        temporal = undefined; // the next call tries again
+        throw err;
+      });
+      return temporal;
+    },
   };
+}
+
+async function connectTemporal(inventory: Inventory): Promise<Client> {
+  const { address, namespace } = inventory.temporal;
+  const connection = await Connection.connect({ address, connectTimeout: 5000 });
+  return new Client({ connection, namespace, dataConverter: dataConverterFor(inventory) });
 }
 
 function dockerOptions(host: Host): Docker.DockerOptions {

@@ -1,3 +1,5 @@
+import { createAccessLogActivities } from './access-log';
+import { createAlertingActivities } from './alerting';
 import { createAppContainerActivities } from './app-containers';
 import { createBackupCatalogActivities } from './backup-catalog';
 import { createBaseBackupActivities } from './base-backup';
@@ -6,8 +8,11 @@ import { createDatabaseRestoreActivities } from './database-restore';
 import { createConfigBackupActivities } from './config-backup';
 import type { ActivityDeps } from './deps';
 import { createDockerActivities } from './docker';
+import { createHostInspectionActivities } from './host-inspection';
 import { createHttpActivities } from './http';
+import { createNotifyActivities } from './notify';
 import { createOffsiteCopyActivities } from './offsite-copy';
+import { createPatrolMetricsActivities } from './patrol-metrics';
 import { createInventoryActivities } from './inventory';
 import { createLoadBalancerActivities } from './load-balancer';
 import { createPostgresActivities } from './postgres';
@@ -39,6 +44,9 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createDatabaseRestoreActivities(deps),
     ...createReplicationActivities(deps),
     ...createScalingActivities(deps),
+    ...createAlertingActivities(deps),
+    ...createNotifyActivities(deps),
+    ...createPatrolMetricsActivities(deps),
   };
 }
 
@@ -55,6 +63,8 @@ export function createHostActivities(deps: ActivityDeps) {
     ...createAppContainerActivities(deps),
     ...createLoadBalancerActivities(deps),
     ...createPostgresServerActivities(deps),
+    ...createAccessLogActivities(deps),
+    ...createHostInspectionActivities(deps),
   };
 }
 

@@ -37,6 +37,7 @@ export function renderNginxConfig(inventory: Inventory, exclude: ReadonlySet<str
       ``,
       `server {`,
       `    listen ${lb.address}:${frontend.listen};`,
+      ...(lb.accessLog ? [`    access_log ${lb.accessLog} ${accessLogFormat};`] : []),
       `    client_max_body_size 10M;`,
       `    keepalive_timeout 65;`,
       `    location / {`,
@@ -54,5 +55,12 @@ export function renderNginxConfig(inventory: Inventory, exclude: ReadonlySet<str
       `}`,
     ].join('\n');
   });
-  return `# Rendered by tego-ops from the inventory; edits here are overwritten.\n\n${blocks.join('\n\n')}\n`;
+  const logFormat = lb.accessLog ? `${accessLogFormatDefinition}\n\n` : '';
+  return `# Rendered by tego-ops from the inventory; edits here are overwritten.\n\n${logFormat}${blocks.join('\n\n')}\n`;
 }
+
+/** The access log's format: one JSON object per request, which activities/access-log.ts reads. */
+export const accessLogFormat = 'tego_ops_json';
+const accessLogFormatDefinition =
+  `log_format ${accessLogFormat} escape=json '{"time":"$time_iso8601","port":"$server_port","status":"$status",` +
+  `"upstream":"$upstream_addr","upstreamStatus":"$upstream_status","requestTime":"$request_time","remote":"$remote_addr","uri":"$uri"}';`;

@@ -1,3 +1,4 @@
+import type { Client } from 'pg';
 import type { ActivityDeps } from './deps';
 import { connectToNode, findPostgresNode } from './postgres-connection';
 import { timedProbe, type ProbeResult } from './probe-result';
@@ -17,8 +18,9 @@ export interface PostgresProbeResult extends ProbeResult {
 export function createPostgresActivities(deps: ActivityDeps) {
   return {
     /**
-     * Connects to one node and reports whether it is in recovery, its connections, and — on the primary —
-     * each streaming replica's lag in bytes; on a replica, whether its WAL receiver is streaming.
+     * Connects to one node and reports whether it is in recovery, its connections, queries running and
+     * lock waits lasting past the inventory's thresholds, and — on the primary — each streaming replica's
+     * lag in bytes; on a replica, whether its WAL receiver is streaming.
      */
     async probePostgresNode(nodeName: string): Promise<PostgresProbeResult> {
       const node = findPostgresNode(deps.inventory, nodeName);
@@ -71,6 +73,7 @@ export function createPostgresActivities(deps: ActivityDeps) {
               lagBytes: r.lag_bytes === null ? null : Number(r.lag_bytes),
             }));
           }
+          Object.assign(detail, await longRunning(client, deps.inventory.alerts.thresholds));
           if (actualRole !== node.role) {
             reason = `inventory says ${node.role} but the server is a ${actualRole}`;
           }
@@ -81,5 +84,42 @@ export function createPostgresActivities(deps: ActivityDeps) {
       });
       return { ...result, replication };
     },
+  };
+}
+
+/**
+ * The guide's 慢查询 and 锁等待: client queries running longer than `pgSlowQuerySeconds` and backends
+ * waiting on a lock longer than `pgLockWaitSeconds`, with the worst of each so an alert can name it.
+ */
+async function longRunning(
+  client: Client,
+  thresholds: { pgSlowQuerySeconds: number; pgLockWaitSeconds: number },
+): Promise<ProbeResult['detail']> {
+  const slow = await client.query<{ pid: number; seconds: number; query: string }>(
+    `SELECT pid, extract(epoch FROM now() - query_start)::float8 AS seconds, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) AS query
+       FROM pg_stat_activity
+      WHERE state = 'active' AND backend_type = 'client backend' AND pid <> pg_backend_pid()
+        AND now() - query_start > make_interval(secs => $1)
+      ORDER BY query_start`,
+    [thresholds.pgSlowQuerySeconds],
+  );
+  const waits = await client.query<{ pid: number; seconds: number; blockers: number[] }>(
+    `SELECT pid, extract(epoch FROM now() - waitstart)::float8 AS seconds, pg_blocking_pids(pid) AS blockers
+       FROM pg_locks
+      WHERE NOT granted AND waitstart IS NOT NULL AND now() - waitstart > make_interval(secs => $1)
+      ORDER BY waitstart`,
+    [thresholds.pgLockWaitSeconds],
+  );
+  const [longest] = slow.rows;
+  const [longestWait] = waits.rows;
+  return {
+    slowQueries: slow.rowCount ?? 0,
+    longestQuerySeconds: longest ? Math.round(longest.seconds) : null,
+    longestQueryPid: longest?.pid ?? null,
+    longestQuery: longest?.query ?? null,
+    lockWaits: new Set(waits.rows.map((w) => w.pid)).size,
+    longestLockWaitSeconds: longestWait ? Math.round(longestWait.seconds) : null,
+    longestLockWaitPid: longestWait?.pid ?? null,
+    lockBlockers: longestWait ? longestWait.blockers.join(', ') : null,
   };
 }

@@ -66,6 +66,9 @@ export function createRedisActivities(deps: ActivityDeps) {
               memoryPercent: maxMemory > 0 ? round1((usedMemory / maxMemory) * 100) : null,
               connectedClients: Number(info.connected_clients ?? 0),
               hitRatePercent: hits + misses > 0 ? round1((hits / (hits + misses)) * 100) : null,
+              // Counters since the server started: the patrol takes differences between two probes.
+              keyspaceHits: hits,
+              keyspaceMisses: misses,
             },
           };
         } finally {

@@ -40,6 +40,8 @@ function fieldsOf(schema: z.ZodType, path: string[] = []): FlagField[] {
     const flag = `--${at.map(kebab).join('-')}`;
     const description = field.description ?? inner.description ?? '';
     if (inner instanceof z.ZodObject) return fieldsOf(inner, at);
+    // State a workflow hands itself across continue-as-new: no flag.
+    if (inner instanceof z.ZodUnknown) return [];
     if (inner instanceof z.ZodBoolean) return [{ path: at, flag, kind: 'boolean', description, defaultTrue: field.safeParse(undefined).data === true }];
     if (inner instanceof z.ZodNumber) return [{ path: at, flag, kind: 'number', description }];
     if (inner instanceof z.ZodEnum) return [{ path: at, flag, kind: 'string', description, choices: inner.options.map(String) }];

@@ -10,6 +10,7 @@ import type { BackupReport } from '../workflows/postgres-backup';
 import { formatBackups, formatFreshness, formatRetention, formatVerify } from './format-backups';
 import { formatHealthReport } from './format-health';
 import { formatTable } from './format-table';
+import { registerAlertCommands } from './cli-alerts';
 import { defaultRequester, ExitCode, registerRunCommands } from './cli-runs';
 import { parseCodecServerTokens, startCodecServer } from './codec-server';
 import { InvalidInputError, OpsClient } from './ops-client';
@@ -142,6 +143,7 @@ for (const [name, description, act] of scheduleActions) {
 }
 
 registerRunCommands(program, withClient);
+registerAlertCommands(program, withClient);
 
 program
   .command('codec-server')

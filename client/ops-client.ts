@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { formatIssues } from '../inventory/format-issues';
 import type { Inventory } from '../inventory/schema';
 import type { ChangeRecord } from '../activities/change-records';
@@ -13,7 +13,17 @@ import {
   type ChangeStatus,
   type Decision,
 } from '../workflows/change-signals';
+import {
+  addSilenceSignal,
+  alertSilencesWorkflowId,
+  expireSilenceSignal,
+  SilenceRequestSchema,
+  silencesQuery,
+  type Silence,
+  type SilenceRequest,
+} from '../workflows/alert-silences';
 import type { HealthReport } from '../workflows/health-report';
+import { ackSignal, incidentStatusQuery, incidentWorkflowId, type IncidentStatus } from '../workflows/incident-signals';
 import { progressQuery, type Progress } from '../workflows/progress';
 import { RunSearchAttributes } from '../workflows/run-labels';
 import { dataConverterFor } from './payload-codec';
@@ -145,6 +155,70 @@ export class OpsClient {
   /** Approval, window and pause state of a managed change. */
   async changeStatus(workflowId: string): Promise<ChangeStatus> {
     return this.handle(workflowId).query(changeStatusQuery);
+  }
+
+  /**
+   * Acknowledges an incident, by its alert's dedup key (`app-instance-down:tego-os-host1-1`) or its
+   * workflow id: escalation and repeats stop; the resolved notice still comes.
+   * @throws InvalidInputError when no such incident is open.
+   */
+  async ack(incident: string, ack: { by: string; comment?: string }): Promise<IncidentStatus> {
+    const handle = this.handle(incident.startsWith('incident-') ? incident : incidentWorkflowId(incident));
+    try {
+      if ((await handle.describe()).status.name !== 'RUNNING') throw new InvalidInputError([`incident ${incident} is already closed`]);
+      await handle.signal(ackSignal, ack);
+      return await handle.query(incidentStatusQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new InvalidInputError([`no incident ${incident}: see \`tego-ops incidents\``]);
+      throw err;
+    }
+  }
+
+  /** Every open incident with its state, most urgent first. */
+  async listIncidents(): Promise<IncidentStatus[]> {
+    const open: IncidentStatus[] = [];
+    for await (const run of this.temporal.workflow.list({ query: `TegoKind = 'incident' AND ExecutionStatus = 'Running'` })) {
+      open.push(await this.handle(run.workflowId).query(incidentStatusQuery));
+    }
+    return open.sort((a, b) => a.alert.priority.localeCompare(b.alert.priority) || a.openedAt.localeCompare(b.openedAt));
+  }
+
+  /**
+   * Silences matching alerts' notifications until `endsAt` (Alertmanager's silence). Starts the silences
+   * workflow if it is not running.
+   * @throws InvalidInputError naming the field when the request is invalid.
+   */
+  async addSilence(request: SilenceRequest): Promise<Silence> {
+    const parsed = SilenceRequestSchema.safeParse(request);
+    if (!parsed.success) throw new InvalidInputError(formatIssues(parsed.error));
+    const silence: Silence = { ...parsed.data, id: `silence-${randomBytes(4).toString('hex')}` };
+    await this.temporal.workflow.signalWithStart('alertSilencesWorkflow', {
+      workflowId: alertSilencesWorkflowId,
+      taskQueue: this.inventory.temporal.taskQueue,
+      args: [{}],
+      signal: addSilenceSignal,
+      signalArgs: [silence],
+      typedSearchAttributes: [{ key: RunSearchAttributes.kind, value: 'alert-silences' }],
+      staticSummary: 'alert silences',
+    });
+    return silence;
+  }
+
+  /** Silences not yet past their end. */
+  async listSilences(): Promise<Silence[]> {
+    try {
+      return await this.handle(alertSilencesWorkflowId).query(silencesQuery);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return [];
+      throw err;
+    }
+  }
+
+  /** Ends a silence now. */
+  async expireSilence(id: string, by: string): Promise<void> {
+    const silences = await this.listSilences();
+    if (!silences.some((s) => s.id === id)) throw new InvalidInputError([`no silence ${id} in force: see \`tego-ops silences\``]);
+    await this.handle(alertSilencesWorkflowId).signal(expireSilenceSignal, { id, by });
   }
 
   handle(workflowId: string): WorkflowHandle {

@@ -75,6 +75,25 @@ export function scheduleDefinitions(inventory: Inventory): ScheduleDefinition[] 
       },
     );
   }
+  definitions.push(
+    {
+      id: 'tego-health-patrol',
+      // Like the WAL archiver: overlap SKIP starts the patrol only when none is running.
+      description: 'keep the health patrol running (starts it if it is not)',
+      workflowType: 'healthPatrolWorkflow',
+      input: {},
+      at: { every: '5 minutes' },
+      pauseOnFailure: false,
+    },
+    {
+      id: 'tego-daily-inspection',
+      description: "the guide's daily checklist as a report in the bucket, summary by notification",
+      workflowType: 'dailyInspectionWorkflow',
+      input: {},
+      at: inventory.schedules.dailyInspectionAt,
+      pauseOnFailure: false,
+    },
+  );
   if (inventory.postgres) {
     definitions.push({
       id: 'tego-restore-drill-monthly',

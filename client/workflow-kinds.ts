@@ -8,10 +8,12 @@ import {
   ChangesInputSchema,
   OffsiteCopyInputSchema,
   ConfigBackupInputSchema,
+  DailyInspectionInputSchema,
   DbFailoverInputSchema,
   DbRejoinInputSchema,
   DbSwitchoverInputSchema,
   HealthCheckInputSchema,
+  HealthPatrolInputSchema,
   PostgresBackupInputSchema,
   RedisBackupInputSchema,
   RestartServiceInputSchema,
@@ -29,6 +31,16 @@ import {
  * validated with (here before starting, and again by the workflow), and its workflow id prefix.
  */
 export const WorkflowKinds = {
+  patrol: {
+    workflowType: 'healthPatrolWorkflow',
+    inputSchema: HealthPatrolInputSchema,
+    description: 'every 30 s: probe everything, evaluate the alert rules, open or update one incident per alert (runs until cancelled)',
+  },
+  'daily-inspection': {
+    workflowType: 'dailyInspectionWorkflow',
+    inputSchema: DailyInspectionInputSchema,
+    description: "the guide's daily checklist as a report (health, docker stats, error logs, backups, security events) to the bucket, summary by notification",
+  },
   health: {
     workflowType: 'healthCheckWorkflow',
     inputSchema: HealthCheckInputSchema,

@@ -54,6 +54,11 @@ export function expectedBackupSources(inventory: Inventory): Record<BackupKind, 
 }
 
 /** Restore drill reports: `<storage.prefix><backup.prefix>drills/<drillId>/report.json` (and summary.txt). */
+/** Where the daily inspection's reports go: `inspections/<id>/report.json` and `report.md`. */
+export function inspectionKeyPrefix(inventory: Inventory): string {
+  return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}inspections/`;
+}
+
 export function drillKeyPrefix(inventory: Inventory): string {
   return `${inventory.storage?.prefix ?? ''}${inventory.backup.prefix}drills/`;
 }

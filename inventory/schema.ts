@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { alertRuleIds } from '../workflows/alert-rules';
 
 /**
  * The inventory (`ops.yaml`): the single description of the infrastructure tego-ops operates.
@@ -97,6 +98,11 @@ export const PostgresNodeSchema = z
     /** Container name, when the server runs in Docker. */
     container: z.string().optional(),
     /**
+     * The server's log file on its host (pg_ctl -l, or logging_collector's current file), where the daily
+     * inspection counts failed logins. Lines must start with log_line_prefix's `%m` timestamp (the default).
+     */
+    logFile: absolutePath.optional(),
+    /**
      * Set by a failover on the primary it replaced: the node is out of service (stopped, and made to
      * start read-only) until it is rejoined as a replica. @default false
      */
@@ -181,6 +187,11 @@ export const LoadBalancerSchema = z
     testCommand: z.array(z.string()).min(1),
     reloadCommand: z.array(z.string()).min(1),
     frontends: z.array(FrontendSchema).min(1),
+    /**
+     * Where the frontends log each request as JSON (status, upstream, port), read on the load balancer's
+     * host by the patrol (error rates) and the daily inspection (401/403). Without it neither is measured.
+     */
+    accessLog: absolutePath.optional(),
   })
   .strict();
 
@@ -261,41 +272,104 @@ export const BackupSchema = z
   .strict();
 
 const Priority = z.enum(['P0', 'P1', 'P2', 'P3']);
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration like 30s, 5m, 1h');
 
 /** The guide's alert thresholds (服务监控管理 / 关键监控指标). */
 export const ThresholdsSchema = z
   .object({
     pgConnectionsPercent: z.number().default(80),
     pgSlowQuerySeconds: z.number().default(5),
+    /** A backend waiting on a lock this long is a lock wait worth an alert. */
+    pgLockWaitSeconds: z.number().default(5),
     redisMemoryPercent: z.number().default(85),
     redisHitRatePercent: z.number().default(80),
+    /** Below this many lookups between two patrols the hit rate says nothing and is not judged. */
+    redisHitRateMinLookups: z.number().int().default(100),
     httpResponseMs: z.number().default(500),
     httpErrorRatePercent: z.number().default(1),
+    /** Below this many requests between two patrols an error rate is not judged. */
+    httpErrorRateMinRequests: z.number().int().default(50),
+    /** Workflow or activity tasks waiting on one task queue: workers are missing or stuck. */
     queueBacklog: z.number().default(1000),
-    backupMaxAgeHours: z.number().default(26),
+  })
+  .strict();
+
+/** The guide's notification timings (告警通知): P0/P1 at once, P2 within 5 minutes, P3 within 15 minutes. */
+const guideRoutes = [
+  { priority: 'P0', notifyWithin: '0s', escalateAfter: '5m', repeatEvery: '5m' },
+  { priority: 'P1', notifyWithin: '0s', escalateAfter: '15m', repeatEvery: '15m' },
+  { priority: 'P2', notifyWithin: '5m', escalateAfter: '1h', repeatEvery: '1h' },
+  { priority: 'P3', notifyWithin: '15m', escalateAfter: '4h', repeatEvery: '4h' },
+] as const;
+
+export const AlertRouteSchema = z
+  .object({
+    priority: Priority,
+    /**
+     * How long an alert may fire before anyone is told: one that clears sooner (a container restarted by
+     * the remediation, a blip) notifies no one. The guide: P0/P1 at once, P2 within 5m, P3 within 15m.
+     */
+    notifyWithin: duration.default('0s'),
+    /** Unacknowledged this long, the incident pages the next contact of the escalation chain. */
+    escalateAfter: duration.default('15m'),
+    /** Unacknowledged and still firing, the current contact is reminded this often. */
+    repeatEvery: duration.default('1h'),
+    /** @default every configured channel */
+    channels: z.array(z.enum(['webhook', 'email'])).min(1).optional(),
+  })
+  .strict();
+
+/** A person or rota of the escalation chain, paged in order until someone acknowledges. */
+export const ContactSchema = z
+  .object({
+    name: z.string().min(1),
+    email: z.string().min(3).optional(),
+    /** How the chat webhook should mention them, e.g. `<@U024BE7LH>` for Slack. */
+    mention: z.string().min(1).optional(),
   })
   .strict();
 
 export const AlertsSchema = z
   .object({
     thresholds: ThresholdsSchema.default(ThresholdsSchema.parse({})),
-    routes: z
-      .array(
-        z
-          .object({
-            priority: Priority,
-            /** The guide: P0/P1 at once, P2 within 5 minutes, P3 within 15 minutes. */
-            notifyWithin: z.string().default('0s'),
-            channels: z.array(z.enum(['webhook', 'email'])).min(1),
-          })
-          .strict(),
-      )
-      .default([]),
+    /** One route per priority; priorities without one use the guide's timings. */
+    routes: z.array(AlertRouteSchema).default([...guideRoutes]),
+    /** The escalation chain, first contact first. Without one, notifications go to `email.to` only. */
+    contacts: z.array(ContactSchema).default([]),
+    /** Variable holding a Slack-compatible incoming-webhook URL (it carries a token: never inline). */
     webhookUrlEnv: envVarName.optional(),
     email: z
-      .object({ smtpHost: z.string(), smtpPort: port, from: z.string(), to: z.array(z.string()).min(1) })
+      .object({
+        smtpHost: z.string(),
+        smtpPort: port,
+        from: z.string(),
+        to: z.array(z.string()).min(1),
+        /** TLS from the first byte (port 465); otherwise STARTTLS when the server offers it. @default false */
+        secure: z.boolean().default(false),
+        usernameEnv: envVarName.optional(),
+        passwordEnv: envVarName.optional(),
+      })
       .strict()
       .optional(),
+    /** A rule's priority when it should differ from its default, e.g. `{ app-instance-down: P0 }`. */
+    priorities: z.record(z.string(), Priority).default({}),
+    /** What an incident may fix by itself before (or while) it pages people. */
+    remediation: z
+      .object({
+        /** Restart a stopped or unhealthy app container once, then re-check its health. */
+        restartContainers: z.boolean().default(true),
+        /** Only these services' containers are restarted. @default all services */
+        restartServices: z.array(name).optional(),
+        /**
+         * Primary database down: `approval` starts the failover workflow waiting for a person's approval,
+         * `automatic` starts it approved, `off` only pages. @default 'approval'
+         */
+        failover: z.enum(['off', 'approval', 'automatic']).default('approval'),
+      })
+      .strict()
+      .default({ restartContainers: true, failover: 'approval' }),
+    /** How often the patrol looks at everything. @default '30s' (the guide's 监控频率) */
+    patrolEvery: duration.default('30s'),
   })
   .strict();
 
@@ -371,9 +445,11 @@ export const InventorySchema = z
         timeZone: z.string().default('UTC'),
         /** Daily full backup time, HH:MM. @default '02:00' (the guide's 每日凌晨2点) */
         dailyBackupAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM').default('02:00'),
+        /** The guide's 每日检查清单, as a report, HH:MM. @default '08:30' */
+        dailyInspectionAt: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM').default('08:30'),
       })
       .strict()
-      .default({ timeZone: 'UTC', dailyBackupAt: '02:00' }),
+      .default({ timeZone: 'UTC', dailyBackupAt: '02:00', dailyInspectionAt: '08:30' }),
     alerts: AlertsSchema.default(AlertsSchema.parse({})),
     restore: RestoreSchema.default(RestoreSchema.parse({})),
   })
@@ -455,6 +531,7 @@ function checkCrossReferences(inv: z.infer<typeof InventorySchema>, ctx: z.Refin
       message: 'config backups hold secrets (.env): set backup.encryption { keyEnv, keyId }',
     });
   }
+  checkAlerts(inv, serviceNames, ctx);
   if (inv.loadBalancer) {
     unknownHost(inv.loadBalancer.host, ['loadBalancer', 'host']);
     inv.loadBalancer.frontends.forEach((frontend, i) => {
@@ -475,4 +552,39 @@ function reportDuplicates(names: string[], path: PropertyKey[], what: string, ct
     if (seen.has(n)) ctx.addIssue({ code: 'custom', path: [...path, i, 'name'], message: `duplicate ${what} name "${n}"` });
     seen.add(n);
   });
+}
+
+/** Alert routes must be usable: one per priority, through channels that are configured, for services that exist. */
+function checkAlerts(inv: z.infer<typeof InventorySchema>, serviceNames: Set<string>, ctx: z.RefinementCtx): void {
+  const { alerts } = inv;
+  alerts.routes.forEach((route, i) => {
+    if (alerts.routes.findIndex((r) => r.priority === route.priority) !== i) {
+      ctx.addIssue({ code: 'custom', path: ['alerts', 'routes', i, 'priority'], message: `a second route for ${route.priority}: one route per priority` });
+    }
+  });
+  alerts.routes.forEach((route, i) =>
+    route.channels?.forEach((channel, c) => {
+      if (channel === 'webhook' ? !alerts.webhookUrlEnv : !alerts.email) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['alerts', 'routes', i, 'channels', c],
+          message: `channel ${channel} is not configured: set ${channel === 'webhook' ? 'alerts.webhookUrlEnv' : 'alerts.email'}`,
+        });
+      }
+    }),
+  );
+  alerts.remediation.restartServices?.forEach((service, i) => {
+    if (!serviceNames.has(service)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerts', 'remediation', 'restartServices', i],
+        message: `unknown service "${service}" (services: ${[...serviceNames].join(', ')})`,
+      });
+    }
+  });
+  for (const rule of Object.keys(alerts.priorities)) {
+    if (!(alertRuleIds as string[]).includes(rule)) {
+      ctx.addIssue({ code: 'custom', path: ['alerts', 'priorities', rule], message: `unknown alert rule "${rule}" (rules: ${alertRuleIds.join(', ')})` });
+    }
+  }
 }

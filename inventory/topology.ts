@@ -99,6 +99,11 @@ export interface TopologyView {
   /** Hosts with config files to back up, and their queues. */
   configBackupHosts: { name: string; taskQueue: string }[];
   thresholds: Inventory['alerts']['thresholds'];
+  /** What the patrol and incidents need: rules' priorities, remediation policy, routes and the escalation chain. */
+  alerting: Pick<Inventory['alerts'], 'priorities' | 'remediation' | 'routes' | 'contacts' | 'patrolEvery'> & {
+    /** Whether the load balancer writes the access log the patrol reads error rates from. */
+    accessLog: boolean;
+  };
   /** Where restore drills run: the host and its queue. */
   restore: { drillHost: string; drillTaskQueue: string; maxDrillAgeDays: number } | null;
   backup: Pick<Inventory['backup'], 'retention' | 'maxAgeHours'> & {
@@ -153,6 +158,14 @@ export function topologyView(inventory: Inventory): TopologyView {
       taskQueue: hostTaskQueue(findHost(inventory, entry.host)),
     })),
     thresholds: inventory.alerts.thresholds,
+    alerting: {
+      priorities: inventory.alerts.priorities,
+      remediation: inventory.alerts.remediation,
+      routes: inventory.alerts.routes,
+      contacts: inventory.alerts.contacts,
+      patrolEvery: inventory.alerts.patrolEvery,
+      accessLog: Boolean(lb?.accessLog),
+    },
     restore: drillHostOf(inventory)
       ? {
           drillHost: drillHostOf(inventory)!,

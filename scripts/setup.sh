@@ -13,8 +13,9 @@ say() { printf '[setup] %s\n' "$*"; }
 # docker.io: the engine the deploy workflows drive; docker-compose: validates docker-compose.yml;
 # postgresql-15: primary + replica servers and pg_dump/pg_basebackup; redis-server, nginx-light,
 # zstd: the rest of the sandbox and the backup compressor; chromium: the headless browser the UI tests
-# (test/ui) drive with playwright-core, which cannot download a browser of its own here.
-packages=(docker.io docker-compose postgresql-15 postgresql-client-15 redis-server nginx-light zstd chromium)
+# (test/ui) drive with playwright-core, which cannot download a browser of its own here; prometheus:
+# only for its promtool, which checks and unit-tests the shipped alert rules (monitoring/prometheus).
+packages=(docker.io docker-compose postgresql-15 postgresql-client-15 redis-server nginx-light zstd chromium prometheus)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
@@ -33,6 +34,10 @@ if ((${#missing[@]})); then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The prometheus package is here for promtool only: its server must not start with the machine.
+  if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 # --- Go builds (Temporal CLI with the dev server and UI; MinIO; the image registry) ----------------------------------

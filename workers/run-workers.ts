@@ -63,7 +63,7 @@ export async function runWorkers(options: WorkerProcessOptions): Promise<void> {
           ...(options.workflowBundlePath
             ? { workflowBundle: { codePath: options.workflowBundlePath } }
             : { workflowsPath: require.resolve('../workflows') }),
-          activities: createSharedActivities(createDeps(options.inventoryFile)),
+          activities: createSharedActivities(createDeps(options.inventoryFile, undefined, metrics.registry)),
         }),
       );
     }

@@ -5,6 +5,7 @@ import { BackupStatusInputSchema, type BackupStatusInput } from './inputs';
 import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 import { allBackupKinds } from '../inventory/backup-catalog';
+import type { TopologyView } from '../inventory/topology';
 
 const storage = proxyActivities<SharedActivities>(ActivityPresets.storage);
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
@@ -33,8 +34,17 @@ export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promi
   parseInput(BackupStatusInputSchema, input);
   beginRun({ kind: 'backup-status', target: 'backups' });
   const topology = await probe.describeTopology();
-  const { backup } = topology;
   const now = workflowInfo().runStartTime;
+  const rows = await collectBackupFreshness(topology, now);
+  return { checkedAt: now.toISOString(), kinds: rows };
+}
+
+/**
+ * One row per source of each backup kind, and the drill row: what `backupStatusWorkflow` reports and the
+ * health patrol's backup-stale rule reads.
+ */
+export async function collectBackupFreshness(topology: TopologyView, now: Date): Promise<BackupFreshness[]> {
+  const { backup } = topology;
   const rows: BackupFreshness[] = [];
   for (const kind of allBackupKinds) {
     const listing = await storage.listBackups(kind);
@@ -63,7 +73,7 @@ export async function backupStatusWorkflow(input: BackupStatusInput = {}): Promi
   }
   // patched: runs recorded before drills existed replay without this row.
   if (patched('drill-freshness') && topology.restore) rows.push(await drillFreshness(now, topology.restore.maxDrillAgeDays));
-  return { checkedAt: now.toISOString(), kinds: rows };
+  return rows;
 }
 
 /** The drill row: when a restore drill last passed; stale when none did within `maxAgeDays`. */

@@ -49,6 +49,8 @@ export const ErrorType = {
   ImageMissing: 'ImageMissing',
   /** A health gate has not passed yet (retryable: the retry policy is the wait). */
   NotHealthyYet: 'NotHealthyYet',
+  /** No notification channel delivered (retryable: the next attempt may). */
+  NotificationFailed: 'NotificationFailed',
 } as const;
 
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

@@ -1,3 +1,4 @@
+export { alertSilencesWorkflow } from './alert-silences';
 export { backupAllWorkflow } from './backup-all';
 export { backupRetentionWorkflow } from './backup-retention';
 export { backupStatusWorkflow } from './backup-status';
@@ -5,10 +6,13 @@ export { backupVerifyWorkflow } from './backup-verify';
 export { baseBackupWorkflow } from './base-backup';
 export { changesWorkflow } from './changes';
 export { configBackupWorkflow } from './config-backup';
+export { dailyInspectionWorkflow } from './daily-inspection';
 export { dbFailoverWorkflow } from './db-failover';
 export { dbRejoinWorkflow } from './db-rejoin';
 export { dbSwitchoverWorkflow } from './db-switchover';
 export { healthCheckWorkflow } from './health-check';
+export { healthPatrolWorkflow } from './health-patrol';
+export { incidentWorkflow } from './incident';
 export { offsiteCopyWorkflow } from './offsite-copy';
 export { postgresBackupWorkflow } from './postgres-backup';
 export { redisBackupWorkflow } from './redis-backup';

@@ -257,3 +257,20 @@ export const ScaleInInputSchema = z
   })
   .strict();
 export type ScaleInInput = z.input<typeof ScaleInInputSchema>;
+
+export const HealthPatrolInputSchema = z
+  .object({
+    every: duration.optional().describe("time between patrols (default: the inventory's alerts.patrolEvery, 30s)"),
+    patrolsPerRun: z.number().int().min(1).max(1000).default(60).describe('patrols before the history is restarted (continue-as-new) (default: 60)'),
+    /** Carried across continue-as-new; not for people to set. */
+    state: z.unknown().optional(),
+  })
+  .strict();
+export type HealthPatrolInput = z.input<typeof HealthPatrolInputSchema>;
+
+export const DailyInspectionInputSchema = z
+  .object({
+    notify: z.boolean().default(true).describe('send the summary through the alert channels (default: true)'),
+  })
+  .strict();
+export type DailyInspectionInput = z.input<typeof DailyInspectionInputSchema>;

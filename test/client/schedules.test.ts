@@ -13,14 +13,17 @@ const scheduleIds = [
   'tego-backup-verify-daily',
   'tego-backup-base-daily',
   'tego-wal-archive',
+  'tego-health-patrol',
+  'tego-daily-inspection',
   'tego-restore-drill-monthly',
   'tego-backup-offsite-daily',
 ];
 // Runs before the suite's own teardown (hooks unwind in reverse), while its client is open.
 afterAll(async () => {
   for (const id of scheduleIds) await suite.client.schedule.getHandle(id).delete().catch(() => undefined);
-  // The WAL watchdog may have fired meanwhile; its archiver must not outlive this file.
-  for await (const run of suite.client.workflow.list({ query: `WorkflowId STARTS_WITH 'tego-wal-archive' AND ExecutionStatus = 'Running'` })) {
+  // The watchdogs may have fired meanwhile; the archiver, the patrol and incidents it opened must not outlive this file.
+  const leftovers = `(WorkflowId STARTS_WITH 'tego-wal-archive' OR WorkflowId STARTS_WITH 'tego-health-patrol' OR TegoKind = 'incident') AND ExecutionStatus = 'Running'`;
+  for await (const run of suite.client.workflow.list({ query: leftovers })) {
     await suite.client.workflow.getHandle(run.workflowId, run.runId).terminate('schedules test finished').catch(() => undefined);
   }
 });

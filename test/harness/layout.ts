@@ -31,6 +31,9 @@ export function sandboxLayout(stateDir: string, portBase: number) {
       frontendBase: portBase + 40,
       workerMetrics: portBase + 50,
       registry: portBase + 70,
+      /** The notification sinks: a Slack-compatible webhook and SMTP (test/harness/alert-sink-server.ts). */
+      alertWebhook: portBase + 80,
+      smtp: portBase + 81,
       /** App instances take consecutive ports from here. */
       instanceBase: portBase + 100,
     },
@@ -47,6 +50,8 @@ export function sandboxLayout(stateDir: string, portBase: number) {
       registry: join(stateDir, 'registry'),
       nginx: join(stateDir, 'nginx'),
       images: join(stateDir, 'images'),
+      /** What the notification sinks received, one JSON line per notification. */
+      alerts: join(stateDir, 'alerts'),
     },
   };
 }

@@ -19,6 +19,8 @@ export const SecretEnv = {
   payloadKeys: 'TEGO_PAYLOAD_KEYS',
   /** Bearer token of the codec server (`tego-ops codec-server`) the Temporal UI and CLI decode through. */
   codecServerTokens: 'TEGO_CODEC_TOKENS',
+  /** The incoming-webhook URL alerts are posted to (a Slack URL carries a token, hence a secret). */
+  alertWebhookUrl: 'TEGO_ALERT_WEBHOOK_URL',
 } as const;
 
 /** Id of the sandbox's payload key, written in clear beside each encrypted payload. */
@@ -77,8 +79,8 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       databases: ['tego_engine'],
       maxLagBytes: 16 * 1024 * 1024,
       nodes: [
-        { name: pg.primary.name, host: 'host1', address: '127.0.0.1', port: pg.primary.port, role: 'primary', dataDirectory: pg.primary.dataDirectory },
-        { name: pg.replica.name, host: 'host2', address: '127.0.0.1', port: pg.replica.port, role: 'replica', dataDirectory: pg.replica.dataDirectory },
+        { name: pg.primary.name, host: 'host1', address: '127.0.0.1', port: pg.primary.port, role: 'primary', dataDirectory: pg.primary.dataDirectory, logFile: `${pg.primary.dataDirectory}/server.log` },
+        { name: pg.replica.name, host: 'host2', address: '127.0.0.1', port: pg.replica.port, role: 'replica', dataDirectory: pg.replica.dataDirectory, logFile: `${pg.replica.dataDirectory}/server.log` },
       ],
     },
     redis: {
@@ -127,6 +129,26 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       testCommand: ['nginx', '-t', '-q', '-p', nginx.prefix, '-c', nginx.mainConfig],
       reloadCommand: ['nginx', '-s', 'reload', '-p', nginx.prefix, '-c', nginx.mainConfig],
       frontends: sandboxServices.map((svc, i) => ({ service: svc.name, listen: ports.frontendBase + i })),
+      accessLog: `${nginx.prefix}/tego-access.log`,
+    },
+    alerts: {
+      // The guide's priorities and order of notification, with minutes shortened to seconds so a test
+      // sees an escalation.
+      routes: [
+        { priority: 'P0', notifyWithin: '0s', escalateAfter: '15s', repeatEvery: '10m' },
+        { priority: 'P1', notifyWithin: '0s', escalateAfter: '15s', repeatEvery: '10m' },
+        { priority: 'P2', notifyWithin: '2s', escalateAfter: '1m', repeatEvery: '10m' },
+        { priority: 'P3', notifyWithin: '5s', escalateAfter: '5m', repeatEvery: '30m', channels: ['email'] },
+      ],
+      contacts: [
+        { name: 'oncall-primary', email: 'oncall-primary@tego.example', mention: '@oncall-primary' },
+        { name: 'oncall-secondary', email: 'oncall-secondary@tego.example', mention: '@oncall-secondary' },
+        { name: 'ops-lead', email: 'ops-lead@tego.example', mention: '@ops-lead' },
+      ],
+      webhookUrlEnv: SecretEnv.alertWebhookUrl,
+      email: { smtpHost: '127.0.0.1', smtpPort: ports.smtp, from: 'tego-ops@tego.example', to: ['ops@tego.example'] },
+      // tego-os pages only (a person restarts it); the other services are restarted once by the incident.
+      remediation: { restartContainers: true, restartServices: ['tego-os-server', 'tego-mcp', 'tego-llm'], failover: 'approval' },
     },
   };
 }

@@ -7,6 +7,7 @@ import { parseInventory } from '../../inventory/load';
 import type { Inventory } from '../../inventory/schema';
 import { sandboxLayout, type SandboxLayout } from './layout';
 import { SecretEnv, sandboxDeployDir, sandboxInventory, sandboxPayloadKeyId } from './sandbox-inventory';
+import { alertWebhookUrl, startAlertSinks, stopAlertSinks } from './services/alert-sinks';
 import { removeApps, startApps } from './services/apps';
 import { dockerSocket, ensureDockerEngine } from './services/docker-engine';
 import { buildDemoImages } from './services/images';
@@ -65,6 +66,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
     [SecretEnv.backupKey]: randomBytes(32).toString('base64'),
     [SecretEnv.payloadKeys]: `${sandboxPayloadKeyId}:${randomBytes(32).toString('base64')}`,
     [SecretEnv.codecServerTokens]: randomSecret(),
+    [SecretEnv.alertWebhookUrl]: alertWebhookUrl(layout),
   };
   Object.assign(process.env, env);
   await writeFile(
@@ -96,6 +98,7 @@ export async function startSandbox(options: SandboxOptions, progress: (step: str
       startMinio(layout, { accessKeyId: env[SecretEnv.s3AccessKeyId], secretAccessKey: env[SecretEnv.s3SecretAccessKey] }),
     ),
     timed('image registry', () => startRegistry(layout)),
+    timed('notification sinks (webhook, SMTP)', () => startAlertSinks(layout)),
   ]);
   await timed('demo apps', () => startApps(docker, inventory, sandboxId(options)));
   await timed('nginx', () => startNginx(layout, inventory));
@@ -126,6 +129,7 @@ export async function stopSandbox(options: SandboxOptions): Promise<void> {
     stopMinio(layout),
     stopRegistry(layout),
     stopNginx(layout),
+    stopAlertSinks(layout),
     removeApps(docker, sandboxId(options)).catch(() => undefined), // no engine, no containers
   ]);
 }

@@ -31,6 +31,32 @@ describe('inventory', () => {
     ]);
   });
 
+  it('gives the guide\'s alert routes by default and refuses routes that cannot be delivered', () => {
+    const base = `
+hosts: [{ name: host1, address: 127.0.0.1, docker: { socketPath: /var/run/docker.sock } }]
+services:
+  - { name: a, image: x, port: 1, health: { path: /health }, placement: [{ host: host1, ports: [1001] }] }
+`;
+    const defaults = parseInventory(base).alerts;
+    expect(defaults.routes.map((r) => [r.priority, r.notifyWithin])).toEqual([['P0', '0s'], ['P1', '0s'], ['P2', '5m'], ['P3', '15m']]);
+    expect(defaults.remediation).toEqual({ restartContainers: true, failover: 'approval' });
+    expect(defaults.patrolEvery).toBe('30s');
+    expect(
+      problemsOf(`${base}
+alerts:
+  routes: [{ priority: P1, channels: [webhook] }, { priority: P1, notifyWithin: soon }]
+  priorities: { app-down: P0 }
+  remediation: { restartServices: [b] }
+`),
+    ).toEqual([
+      'alerts.routes[1].notifyWithin: expected a duration like 30s, 5m, 1h',
+      'alerts.routes[1].priority: a second route for P1: one route per priority',
+      'alerts.routes[0].channels[0]: channel webhook is not configured: set alerts.webhookUrlEnv',
+      'alerts.remediation.restartServices[0]: unknown service "b" (services: a)',
+      expect.stringMatching(/^alerts\.priorities\.app-down: unknown alert rule "app-down" \(rules: postgres-primary-down, .*\)$/),
+    ]);
+  });
+
   it('names the field path of a wrong type', () => {
     const text = `
 hosts: [{ name: host1, address: 127.0.0.1, docker: { socketPath: /var/run/docker.sock } }]
