@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { msOf } from '../workflows/durations';
+import { durationSchema } from '../workflows/inputs';
 import type { SilenceRequest } from '../workflows/alert-silences';
 import { defaultRequester } from './cli-runs';
 import { formatTable } from './format-table';
@@ -92,6 +93,7 @@ function collectMatcher(value: string, previous: Record<string, string>): Record
 }
 
 function parseDuration(value: string): number {
-  if (!/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/.test(value)) throw new InvalidArgumentError(`expected a duration like 30m or 2h, got "${value}"`);
-  return msOf(value);
+  const parsed = durationSchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(`${parsed.error.issues[0].message}, got "${value}"`);
+  return msOf(parsed.data);
 }

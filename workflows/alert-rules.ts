@@ -1,4 +1,5 @@
 import type { ProbeResult } from '../activities/probe-result';
+import { formatBytes } from './health-report';
 
 /**
  * The guide's 关键监控指标 as rules: what each one watches, its default priority (告警级别: P0 service
@@ -129,8 +130,8 @@ export function evaluateAlerts(sample: PatrolSample, policy: AlertPolicy): Alert
       });
     } else if (node.role === 'replica' && node.lagBytes !== null && node.lagBytes > policy.maxLagBytes) {
       raise('postgres-replica-lag', node.node, {
-        summary: `replica ${node.node} lags ${mib(node.lagBytes)}`,
-        description: `Replication lag ${mib(node.lagBytes)} exceeds maxLagBytes ${mib(policy.maxLagBytes)}: a failover now would lose that much. Look for long transactions or I/O saturation on the replica.`,
+        summary: `replica ${node.node} lags ${formatBytes(node.lagBytes)}`,
+        description: `Replication lag ${formatBytes(node.lagBytes)} exceeds maxLagBytes ${formatBytes(policy.maxLagBytes)}: a failover now would lose that much. Look for long transactions or I/O saturation on the replica.`,
         value: node.lagBytes,
         threshold: policy.maxLagBytes,
       });
@@ -176,7 +177,7 @@ export function evaluateAlerts(sample: PatrolSample, policy: AlertPolicy): Alert
       if (typeof memory === 'number' && memory > t.redisMemoryPercent) {
         raise('redis-memory', 'redis', {
           summary: `Redis memory at ${memory} % of maxmemory`,
-          description: `used ${mib(Number(probe.detail.usedMemoryBytes))} of ${mib(Number(probe.detail.maxMemoryBytes))}, over ${t.redisMemoryPercent} %. Keys will be evicted or writes refused: find the big keys (redis-cli --bigkeys), check TTLs, or raise maxmemory.`,
+          description: `used ${formatBytes(Number(probe.detail.usedMemoryBytes))} of ${formatBytes(Number(probe.detail.maxMemoryBytes))}, over ${t.redisMemoryPercent} %. Keys will be evicted or writes refused: find the big keys (redis-cli --bigkeys), check TTLs, or raise maxmemory.`,
           value: memory,
           threshold: t.redisMemoryPercent,
         });
@@ -303,10 +304,6 @@ export function inhibitions(alerts: Alert[]): Map<string, string> {
     if (p0) muted.set(alert.dedupKey, p0.dedupKey);
   }
   return muted;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function round1(n: number): number {

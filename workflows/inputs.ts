@@ -54,7 +54,7 @@ export type BackupAllInput = z.input<typeof BackupAllInputSchema>;
 const backupKinds = z.array(z.enum(BackupKind)).min(1);
 
 /** A Temporal duration: a number and a unit, e.g. "90s", "30m", "4h", "2d". */
-const duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration like "30m", "4h" or "2d"');
+export const durationSchema = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration like "30m", "4h" or "2d"');
 
 /**
  * What every mutating workflow accepts besides its own fields: who asks and why, an approval gate and a
@@ -66,7 +66,7 @@ export const changeOptions = {
     .object({
       required: z.boolean().describe('wait for an approve/reject signal before changing anything'),
       approvers: z.array(z.string().min(1)).min(1).optional().describe('who may approve or reject (default: anyone but the requester)'),
-      timeout: duration.default('24h').describe('how long to wait for a decision, e.g. 30m, 4h (default 24h); then the change is rejected'),
+      timeout: durationSchema.default('24h').describe('how long to wait for a decision, e.g. 30m, 4h (default 24h); then the change is rejected'),
     })
     .strict()
     .optional(),
@@ -190,7 +190,7 @@ export const DbFailoverInputSchema = z
   .object({
     replica: nodeName.optional().describe('the replica to promote (default: the one that received the most WAL)'),
     probes: z.number().int().min(1).max(60).default(6).describe('probes that must all find the primary down before failing over (default: 6)'),
-    probeInterval: duration.default('1s').describe('time between probes; (probes - 1) × interval is the detection period (default: 1s, so 5 s)'),
+    probeInterval: durationSchema.default('1s').describe('time between probes; (probes - 1) × interval is the detection period (default: 1s, so 5 s)'),
     force: z.boolean().default(false).describe('promote even when the data the replica lacks is over maxLagBytes or unknown, or the old primary cannot be fenced (default: false)'),
     ...changeOptions,
   })
@@ -221,10 +221,10 @@ export const RollingDeployInputSchema = z
       .enum(['stop-first', 'start-first'])
       .default('stop-first')
       .describe('stop-first: drain, replace in place; start-first: start the new container beside the old on a free port, switch nginx, retire the old (the instance moves port) (default: stop-first)'),
-    monitorPeriod: duration.default('10s').describe('how long each batch is watched after it is back in nginx (default: 10s)'),
+    monitorPeriod: durationSchema.default('10s').describe('how long each batch is watched after it is back in nginx (default: 10s)'),
     maxFailureRatio: z.number().min(0).max(1).default(0).describe('share of instances that may fail (each rolled back alone) before the whole deploy is (default: 0)'),
-    healthTimeout: duration.default('60s').describe('how long a new instance has to pass its health check (default: 60s)'),
-    drainTimeout: duration.default('30s').describe('how long requests in flight may take to finish after an instance leaves nginx (default: 30s)'),
+    healthTimeout: durationSchema.default('60s').describe('how long a new instance has to pass its health check (default: 60s)'),
+    drainTimeout: durationSchema.default('30s').describe('how long requests in flight may take to finish after an instance leaves nginx (default: 30s)'),
     ...changeOptions,
   })
   .strict()
@@ -252,7 +252,7 @@ export const ScaleInInputSchema = z
     host: z.string().min(1).optional().describe('remove them from this host (default: the last placed)'),
     count: z.number().int().min(1).default(1).describe('how many (default: 1)'),
     minInstances: z.number().int().min(1).default(2).describe('never leave fewer instances than this (default: 2)'),
-    drainTimeout: duration.default('30s').describe('how long requests in flight may take to finish (default: 30s)'),
+    drainTimeout: durationSchema.default('30s').describe('how long requests in flight may take to finish (default: 30s)'),
     ...changeOptions,
   })
   .strict();
@@ -260,7 +260,7 @@ export type ScaleInInput = z.input<typeof ScaleInInputSchema>;
 
 export const HealthPatrolInputSchema = z
   .object({
-    every: duration.optional().describe("time between patrols (default: the inventory's alerts.patrolEvery, 30s)"),
+    every: durationSchema.optional().describe("time between patrols (default: the inventory's alerts.patrolEvery, 30s)"),
     patrolsPerRun: z.number().int().min(1).max(1000).default(60).describe('patrols before the history is restarted (continue-as-new) (default: 60)'),
     /** Carried across continue-as-new; not for people to set. */
     state: z.unknown().optional(),
