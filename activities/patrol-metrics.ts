@@ -13,7 +13,7 @@ function createPatrolGauges(registry: Registry) {
     new Gauge<L>({ name, help, labelNames, registers: [registry] });
   return {
     lastRun: gauge('tego_patrol_last_run_timestamp_seconds', 'When the latest health patrol finished (Unix time)', []),
-    duration: gauge('tego_patrol_duration_seconds', 'How long the latest health patrol took to collect', []),
+    duration: gauge('tego_patrol_duration_seconds', 'How long the latest health patrol took: probes, rules and telling the incidents', []),
     alertsFiring: gauge('tego_alerts_firing', 'Alerts firing after the latest patrol, by rule, target and priority', ['rule', 'target', 'priority']),
     postgresUp: gauge('tego_postgres_up', 'PostgreSQL node answers (1) or not (0)', ['node', 'role']),
     postgresConnections: gauge('tego_postgres_connections_ratio', 'Client connections as a share of max_connections', ['node']),

@@ -50,6 +50,8 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
   const guide = await timed(async () => {
     for (let i = 0; i < rounds; i++) await run('bash', ['-c', guideRound(ports, alertLog)]);
   });
+  // What the machine spends with nothing to do (servers idling), over as long as the patrols will take.
+  const idle = await timed(() => new Promise((r) => setTimeout(r, patrolsMeasured * periodSeconds * 1000)));
   const handle = await client.workflow.start('healthPatrolWorkflow', { taskQueue: 'ops', workflowId: `bench-patrol-${Date.now()}`, args: [{ every: `${periodSeconds}s` }] });
   const report = () => handle.query<PatrolReport | null>('patrolReport');
   await waitUntil(async () => ((await report())?.patrol ?? 0) >= 1, 60_000, 200, 'the first patrol');
@@ -67,9 +69,11 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
         durations.push(now.durationMs);
         seen = now.patrol;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 1000));
     }
   });
+  const idleCpuPerSecond = idle.cpuSeconds / idle.seconds;
+  const patrolCpu = (patrol.cpuSeconds - idleCpuPerSecond * patrol.seconds) / patrolsMeasured;
   const workerCpuPerPatrol = ((await workerCpu()) - cpuBefore) / patrolsMeasured;
   const sorted = [...durations].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
@@ -79,14 +83,18 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
   const docker = new Docker({ socketPath: dockerSocket });
   await run('bash', ['-c', `: > ${alertLog}`]);
   const webhooksBefore = (await receivedWebhooks(layout)).length;
-  const stoppedAt = Date.now();
-  await docker.getContainer(victim.containerName).stop({ t: 1 });
+  // The guide's loop keeps its own rhythm, begun before the outage, as a cron'd script would.
+  const loopStarted = Date.now();
+  const stoppedAt = loopStarted + 2500;
   let guideFirst: number | undefined;
+  const stop = new Promise((r) => setTimeout(r, stoppedAt - Date.now())).then(() => docker.getContainer(victim.containerName).stop({ t: 1 }));
   while (Date.now() - stoppedAt < outageSeconds * 1000) {
+    const round = Date.now();
     await run('bash', ['-c', guideRound([victim.hostPort], alertLog)]);
-    guideFirst ??= Date.now();
-    await new Promise((r) => setTimeout(r, periodSeconds * 1000));
+    if (!guideFirst && round > stoppedAt && Number((await run('bash', ['-c', `wc -l < ${alertLog}`])).stdout) > 0) guideFirst = Date.now();
+    await new Promise((r) => setTimeout(r, periodSeconds * 1000 - (Date.now() - round)));
   }
+  await stop;
   await docker.getContainer(victim.containerName).start();
   const guideAlerts = (await run('bash', ['-c', `wc -l < ${alertLog}`])).stdout.trim();
   await new Promise((r) => setTimeout(r, 3 * periodSeconds * 1000));
@@ -102,11 +110,11 @@ monitoring: ${topology.instances.length} app instances, ${topology.frontends.len
 
 one round (healthy sandbox)            wall        machine CPU
   guide curl loop (instances only)     ${(guide.seconds / rounds).toFixed(3)} s     ${(guide.cpuSeconds / rounds).toFixed(3)} s
-  healthPatrolWorkflow (everything)    ${(median / 1000).toFixed(3)} s     ${(patrol.cpuSeconds / patrolsMeasured).toFixed(3)} s  (median of ${patrolsMeasured}; slowest ${(sorted.at(-1)! / 1000).toFixed(3)} s; worker process ${workerCpuPerPatrol.toFixed(3)} CPU-s)
-  patrol / curl loop                   ${ratio(median / 1000, guide.seconds / rounds)}       ${ratio(patrol.cpuSeconds / patrolsMeasured, guide.cpuSeconds / rounds)}
+  healthPatrolWorkflow (everything)    ${(median / 1000).toFixed(3)} s     ${patrolCpu.toFixed(3)} s  (median of ${patrolsMeasured}; slowest ${(sorted.at(-1)! / 1000).toFixed(3)} s; over the idle machine's ${idleCpuPerSecond.toFixed(2)} CPU-s/s; worker process ${workerCpuPerPatrol.toFixed(3)} CPU-s)
+  patrol / curl loop                   ${ratio(median / 1000, guide.seconds / rounds)}       ${ratio(patrolCpu, guide.cpuSeconds / rounds)}
 
 one ${outageSeconds} s outage of ${victim.containerName}, both checking every ${periodSeconds} s
-  guide: first alert after ${guideFirst ? ((guideFirst - stoppedAt) / 1000).toFixed(1) : '-'} s, ${guideAlerts} alerts (one per round, no dedup, no resolve)
+  guide: first alert after ${guideFirst ? ((guideFirst - stoppedAt) / 1000).toFixed(1) : '-'} s, ${guideAlerts} alerts (one per round, no dedup, no escalation, no resolve)
   tego-ops: first notification after ${firstOurs ? ((Date.parse(firstOurs.receivedAt) - stoppedAt) / 1000).toFixed(1) : '-'} s, ${ours.length} notifications (${ours.map((w) => w.body.tego?.kind).join(', ')})
 worker peak RSS ${await peakRssMiB(worker.child.pid!)} MiB
 `);
