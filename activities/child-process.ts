@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import { Context } from '@temporalio/activity';
 
 export type Piped = ChildProcessByStdio<Writable, Readable, Readable>;
 
@@ -12,7 +13,12 @@ export function spawnPiped(
   args: string[],
   env?: NodeJS.ProcessEnv,
 ): { child: Piped; exited: Promise<void>; stderr: () => string } {
-  const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  // A cancelled activity takes its processes with it (SIGTERM): a restore or dump left running would hold
+  // its database connection and keep the worker from shutting down. Work begun once the cancellation has
+  // arrived (the WAL archiver's last upload) is let finish.
+  const signal = activityCancellation();
+  const cancelled = signal?.aborted ? undefined : signal;
+  const child = spawn(command, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], signal: cancelled });
   // A tool that exits early breaks the pipe we write to; that must not crash the worker with an
   // unhandled EPIPE. Its exit status, in `exited`, is the error that counts.
   child.stdin.on('error', () => undefined);
@@ -21,9 +27,13 @@ export function spawnPiped(
     stderr = (stderr + chunk.toString()).slice(-16_000);
   });
   const exited = new Promise<void>((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`cannot run ${command}: ${err.message}`)));
+    child.once('error', (err) => {
+      // Cancelled: the kill is under way, and `close` settles once the process is gone.
+      if (!cancelled?.aborted) reject(new Error(`cannot run ${command}: ${err.message}`));
+    });
     child.once('close', (code, signal) => {
       if (code === 0) resolve();
+      else if (cancelled?.aborted) reject(new Error(`${command} was stopped: the activity was cancelled`));
       else reject(new Error(`${command} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: ${stderr.trim() || '(no output)'}`));
     });
   });
@@ -56,4 +66,13 @@ export async function runTool(command: string, args: string[], env?: NodeJS.Proc
   child.stdin.end();
   child.stdout.resume();
   await exited;
+}
+
+/** The running activity's cancellation signal; none outside an activity (the CLI, tests, benchmarks). */
+function activityCancellation(): AbortSignal | undefined {
+  try {
+    return Context.current().cancellationSignal;
+  } catch {
+    return undefined;
+  }
 }
