@@ -17,6 +17,12 @@ export const NotificationKind = {
 export type NotificationKind = (typeof NotificationKind)[keyof typeof NotificationKind];
 
 export interface Notification {
+  /**
+   * Stable across retries of the same notification: delivery is at least once (a worker that dies between
+   * sending and recording it sends it again), so receivers drop repeats by this id — the webhook's
+   * `tego.notificationId`, the mail's Message-ID.
+   */
+  id: string;
   kind: NotificationKind;
   /** One line: the chat message's first line and the mail's subject. */
   title: string;
@@ -116,6 +122,7 @@ async function postWebhook(deps: ActivityDeps, notification: Notification): Prom
     body: JSON.stringify({
       text,
       tego: {
+        notificationId: notification.id,
         kind: notification.kind,
         incidentId: notification.incidentId ?? null,
         level: notification.level ?? null,
@@ -149,6 +156,7 @@ async function sendMail(deps: ActivityDeps, notification: Notification): Promise
       from: email.from,
       to,
       subject: notification.title,
+      messageId: `<${notification.id.replace(/[^A-Za-z0-9.#_-]/g, '.')}@tego-ops>`,
       text: notification.body,
       headers: notification.incidentId ? { 'X-Tego-Incident': notification.incidentId } : {},
     });

@@ -8,6 +8,14 @@ export const ActivityPresets = {
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
   },
   /**
+   * The health patrol's probes: each is bounded by its own timeouts (HTTP 2 s, PostgreSQL and Redis 3 s), so
+   * one running longer than this is on a worker that died, and the patrol, due again in 30 s, moves on.
+   */
+  patrol: {
+    startToCloseTimeout: '10 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 2 },
+  },
+  /**
    * Probes on a host's own queue: if no worker serves that host, say so after a bound instead of
    * waiting forever for one to appear.
    */

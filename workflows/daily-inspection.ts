@@ -101,6 +101,7 @@ export async function dailyInspectionWorkflow(input: DailyInspectionInput = {}):
   if (notify) {
     notified = await progress.step('send the summary', () =>
       notifier.notify({
+        id: `daily-inspection/${id}`,
         kind: 'report',
         title: `Daily inspection ${id}: ${report.findings.length === 0 ? 'all clear' : `${report.findings.length} finding${report.findings.length === 1 ? '' : 's'}`}`,
         body: [...report.findings.slice(0, 20).map((f) => `• ${f}`), ...(report.findings.length > 20 ? [`… and ${report.findings.length - 20} more`] : []), keys[1] ? `Full report: ${keys[1]}` : '']

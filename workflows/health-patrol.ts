@@ -11,7 +11,7 @@ import { HealthPatrolInputSchema, type HealthPatrolInput } from './inputs';
 import { beginRun } from './run-labels';
 import { parseInput } from './validate-input';
 
-const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
+const probe = proxyActivities<SharedActivities>(ActivityPresets.patrol);
 
 /** What one patrol hands the next, across continue-as-new: counters to take differences of, what fires. */
 export interface PatrolState {
@@ -214,7 +214,7 @@ async function collectSample(
 async function inspectHost(
   host: TopologyView['hosts'][number],
 ): Promise<{ host: string; reachable: boolean; probe: ProbeResult; containers: { name: string; state: string }[] }> {
-  const onHost = proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, taskQueue: host.taskQueue, retry: { maximumAttempts: 1 } });
+  const onHost = proxyActivities<HostActivities>({ ...ActivityPresets.patrol, scheduleToStartTimeout: '15 seconds', taskQueue: host.taskQueue, retry: { maximumAttempts: 1 } });
   try {
     const report = await onHost.inspectHostContainers(host.name);
     return { host: host.name, reachable: report.engine.status !== 'down', probe: report.engine, containers: report.containers };
@@ -225,7 +225,7 @@ async function inspectHost(
 }
 
 async function readAccessLog(lb: NonNullable<TopologyView['loadBalancer']>, offset: number | undefined): Promise<AccessLogSummary | null> {
-  const onLb = proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, taskQueue: lb.taskQueue, retry: { maximumAttempts: 1 } });
+  const onLb = proxyActivities<HostActivities>({ ...ActivityPresets.patrol, scheduleToStartTimeout: '15 seconds', taskQueue: lb.taskQueue, retry: { maximumAttempts: 1 } });
   try {
     return await onLb.summarizeAccessLog({ host: lb.host, maxBytes: accessLogMaxBytes, ...(offset !== undefined ? { offset } : {}) });
   } catch {

@@ -108,6 +108,7 @@ export async function incidentWorkflow(input: { alert: Alert }): Promise<Inciden
     const route = routeOf(alert.priority);
     const contact = contacts[Math.min(status.level, contacts.length - 1)];
     const notification: Notification = {
+      id: `${incidentId}#${status.notifications.length + 1}`,
       kind,
       title: titleOf(kind, alert, contact?.name, status.level),
       body: bodyOf(alert, status, incidentId),

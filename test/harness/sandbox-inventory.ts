@@ -137,7 +137,7 @@ export function sandboxInventory(layout: SandboxLayout, containerNamePrefix: str
       routes: [
         { priority: 'P0', notifyWithin: '0s', escalateAfter: '15s', repeatEvery: '10m' },
         { priority: 'P1', notifyWithin: '0s', escalateAfter: '15s', repeatEvery: '10m' },
-        { priority: 'P2', notifyWithin: '2s', escalateAfter: '1m', repeatEvery: '10m' },
+        { priority: 'P2', notifyWithin: '2s', escalateAfter: '5m', repeatEvery: '20s' },
         { priority: 'P3', notifyWithin: '5s', escalateAfter: '5m', repeatEvery: '30m', channels: ['email'] },
       ],
       contacts: [

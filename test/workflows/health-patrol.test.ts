@@ -42,9 +42,9 @@ async function patrolReport(): Promise<PatrolReport | null> {
 }
 
 /** Waits until `count` more patrols have finished. */
-async function patrolsPass(count: number): Promise<void> {
+async function patrolsPass(count: number, timeoutMs = 60_000): Promise<void> {
   const from = (await patrolReport())?.patrol ?? 0;
-  await waitUntil(async () => ((await patrolReport())?.patrol ?? 0) >= from + count, 60_000, 250, `${count} more patrols`);
+  await waitUntil(async () => ((await patrolReport())?.patrol ?? 0) >= from + count, timeoutMs, 250, `${count} more patrols`);
 }
 
 function incident(dedupKey: string) {
@@ -119,7 +119,7 @@ describe('healthPatrolWorkflow and incidents', () => {
       console.log(`stopped container noticed and notified after ${((Date.parse(first.receivedAt) - stoppedAt) / 1000).toFixed(1)} s (patrol every ${patrolEvery})`);
       expect(first.body.text).toContain('[P1] FIRING');
       expect(first.body.text).toContain('@oncall-primary');
-      expect(first.body.tego).toMatchObject({ level: 0, contact: 'oncall-primary', priority: 'P1' });
+      expect(first.body.tego).toMatchObject({ notificationId: `${opened.incidentId}#1`, level: 0, contact: 'oncall-primary', priority: 'P1' });
 
       // Later patrols still see it: the same incident is updated, never a second one or a second firing page.
       await patrolsPass(3);
@@ -129,6 +129,7 @@ describe('healthPatrolWorkflow and incidents', () => {
       expect(runs).toHaveLength(1);
       const mail = (await receivedMails(layout)).find((m) => m.raw.includes(`X-Tego-Incident: ${opened.incidentId}`));
       expect(mail?.subject).toContain('[P1] FIRING');
+      expect(mail?.raw).toMatch(/^Message-ID:\s+<incident-app-instance-down\.[^>]*#1@tego-ops>/m);
       expect(mail?.to.sort()).toEqual(['oncall-primary@tego.example', 'ops@tego.example']);
 
       // Nobody acknowledges within escalateAfter (15 s in the sandbox): the next contact is paged.
@@ -228,14 +229,18 @@ describe('healthPatrolWorkflow and incidents', () => {
       await suite.worker.kill();
       await new Promise((r) => setTimeout(r, 3000));
       suite.worker = await startWorkerProcess(sandbox, { bundlePath: suite.bundlePath, metricsPort });
-      await patrolsPass(2);
+      // A patrol whose activities were on the dead worker waits out their timeouts first.
+      await patrolsPass(2, 120_000);
       expect((await tegoOps(sandbox, ['ack', dedupKey, '--by', 'carol'])).code).toBe(0);
     } finally {
       await docker.getContainer(instance.containerName).start().catch(() => undefined);
     }
     expect((await waitForResolution(dedupKey)).acknowledged?.by).toBe('carol');
     await waitForWebhook(incidentId, 'resolved', 'the resolved notice');
-    expect((await webhooksOf(incidentId)).filter((w) => w.body.tego?.kind === 'firing')).toHaveLength(1);
+    // Killed between sending and recording, a notification is sent again (at least once) with the same id,
+    // which receivers drop; the incident never pages twice on its own.
+    const firing = (await webhooksOf(incidentId)).filter((w) => w.body.tego?.kind === 'firing');
+    expect(new Set(firing.map((w) => w.body.tego?.notificationId))).toEqual(new Set([`${incidentId}#1`]));
   });
 
   it('a stopped dependency is an alert, not a broken patrol: Redis down opens redis-down, started again it resolves', async () => {
@@ -273,6 +278,12 @@ describe('healthPatrolWorkflow and incidents', () => {
       expect(opened.alert).toMatchObject({ rule: 'redis-memory', priority: 'P2' });
       expect(opened.alert.value).toBeGreaterThan(85);
       expect((await patrolReport())?.alerts.map((a) => a.dedupKey)).toContain('redis-memory:redis');
+      // P2 waits notifyWithin (2 s in the sandbox) before the first notice, then reminds every repeatEvery (20 s).
+      const first = await waitForWebhook(opened.incidentId, 'firing', 'the P2 notification');
+      expect(Date.parse(first.receivedAt) - Date.parse(opened.openedAt)).toBeGreaterThanOrEqual(2000);
+      const reminder = await waitForWebhook(opened.incidentId, 'repeat', 'the reminder while it still fires');
+      expect(reminder.body.tego).toMatchObject({ level: 0, contact: 'oncall-primary' });
+      expect(reminder.body.text).toContain('[P2] STILL FIRING');
     } finally {
       const keys = await redis.keys('patrol-test:fill:*');
       if (keys.length) await redis.del(...keys);

@@ -7,7 +7,7 @@ import type { SandboxLayout } from '../layout';
 export interface ReceivedWebhook {
   receivedAt: string;
   path: string;
-  body: { text: string; tego?: { kind: string; incidentId: string | null; level: number | null; contact: string | null; rule?: string; target?: string; priority?: string } };
+  body: { text: string; tego?: { notificationId: string; kind: string; incidentId: string | null; level: number | null; contact: string | null; rule?: string; target?: string; priority?: string } };
 }
 
 /** One mail the SMTP sink received; `subject` may be RFC 2047-encoded when it is not ASCII. */
