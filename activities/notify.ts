@@ -143,9 +143,9 @@ async function sendMail(deps: ActivityDeps, notification: Notification): Promise
     host: email.smtpHost,
     port: email.smtpPort,
     secure: email.secure,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 20_000,
+    connectionTimeout: 5_000,
+    greetingTimeout: 5_000,
+    socketTimeout: 15_000,
     ...(email.usernameEnv && email.passwordEnv
       ? { auth: { user: deps.secret(email.usernameEnv, 'alerts.email.usernameEnv'), pass: deps.secret(email.passwordEnv, 'alerts.email.passwordEnv') } }
       : {}),

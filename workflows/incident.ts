@@ -11,9 +11,12 @@ import { ackSignal, incidentStatusQuery, observeSignal, type IncidentStatus } fr
 import { labelRun } from './run-labels';
 
 const probe = proxyActivities<SharedActivities>(ActivityPresets.probe);
-/** A channel that is down is retried for a few minutes; then the incident notes it and carries on. */
+/**
+ * A channel that is down is retried for a few minutes; then the incident notes it and carries on. A send
+ * takes seconds (its own timeouts are 10–15 s), so one past 30 s was on a worker that died.
+ */
 const notifier = proxyActivities<SharedActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '30 seconds',
   scheduleToCloseTimeout: '5 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
