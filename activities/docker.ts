@@ -12,6 +12,19 @@ export interface ContainerState {
   image: string;
 }
 
+/** The tego-managed containers on `host` (by its label: logical hosts may share one engine), with their ids. */
+export async function listHostContainers(deps: ActivityDeps, host: string): Promise<(ContainerState & { id: string })[]> {
+  const listed = await deps.docker(host).listContainers({ all: true, filters: { label: [`${Labels.host}=${host}`] } });
+  return listed.map((c) => ({
+    id: c.Id,
+    name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
+    service: c.Labels[Labels.service] ?? '',
+    state: c.State,
+    status: c.Status,
+    image: c.Image,
+  }));
+}
+
 export interface HostContainersReport {
   engine: ProbeResult;
   containers: ContainerState[];
@@ -27,14 +40,7 @@ export function createDockerActivities(deps: ActivityDeps) {
       let containers: ContainerState[] = [];
       const engine = await timedProbe(async () => {
         const version = await docker.version();
-        const listed = await docker.listContainers({ all: true, filters: { label: [`${Labels.host}=${host}`] } });
-        containers = listed.map((c) => ({
-          name: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-          service: c.Labels[Labels.service] ?? '',
-          state: c.State,
-          status: c.Status,
-          image: c.Image,
-        }));
+        containers = (await listHostContainers(deps, host)).map(({ id: _id, ...state }) => state);
         return { status: 'up', detail: { engineVersion: version.Version, containers: containers.length } };
       });
       return { engine, containers };

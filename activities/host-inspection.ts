@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Labels } from '../inventory/topology';
+import { round1 } from '../workflows/health-report';
 import { assertLocalHost, type ActivityDeps } from './deps';
+import { listHostContainers } from './docker';
 
 export interface ContainerUsage {
   container: string;
@@ -44,12 +45,11 @@ export function createHostInspectionActivities(deps: ActivityDeps) {
     async containerResourceUsage(host: string): Promise<ContainerUsage[]> {
       assertLocalHost(deps, host);
       const docker = deps.docker(host);
-      const listed = await docker.listContainers({ all: true, filters: { label: [`${Labels.host}=${host}`] } });
       return Promise.all(
-        listed.map(async (c): Promise<ContainerUsage> => {
-          const base = { container: (c.Names[0] ?? c.Id).replace(/^\//, ''), service: c.Labels[Labels.service] ?? '', state: c.State };
-          if (c.State !== 'running') return { ...base, cpuPercent: null, memoryBytes: null, memoryLimitBytes: null, memoryPercent: null };
-          const stats = await docker.getContainer(c.Id).stats({ stream: false });
+        (await listHostContainers(deps, host)).map(async (c): Promise<ContainerUsage> => {
+          const base = { container: c.name, service: c.service, state: c.state };
+          if (c.state !== 'running') return { ...base, cpuPercent: null, memoryBytes: null, memoryLimitBytes: null, memoryPercent: null };
+          const stats = await docker.getContainer(c.id).stats({ stream: false });
           const cpuDelta = stats.cpu_stats.cpu_usage.total_usage - stats.precpu_stats.cpu_usage.total_usage;
           const systemDelta = (stats.cpu_stats.system_cpu_usage ?? 0) - (stats.precpu_stats.system_cpu_usage ?? 0);
           const cpus = stats.cpu_stats.online_cpus ?? 1;
@@ -72,15 +72,14 @@ export function createHostInspectionActivities(deps: ActivityDeps) {
     async containerLogErrors({ host, since }: { host: string; since: string }): Promise<ContainerLogErrors[]> {
       assertLocalHost(deps, host);
       const docker = deps.docker(host);
-      const listed = await docker.listContainers({ all: true, filters: { label: [`${Labels.host}=${host}`] } });
       return Promise.all(
-        listed.map(async (c) => {
-          const output = (await docker.getContainer(c.Id).logs({ stdout: true, stderr: true, follow: false, since: Math.floor(Date.parse(since) / 1000) }));
+        (await listHostContainers(deps, host)).map(async (c) => {
+          const output = (await docker.getContainer(c.id).logs({ stdout: true, stderr: true, follow: false, since: Math.floor(Date.parse(since) / 1000) }));
           const lines = demultiplex(output).split('\n').filter((l) => l.trim() !== '');
           const errors = lines.filter((l) => errorLine.test(l));
           return {
-            container: (c.Names[0] ?? c.Id).replace(/^\//, ''),
-            service: c.Labels[Labels.service] ?? '',
+            container: c.name,
+            service: c.service,
             lines: lines.length,
             errors: errors.length,
             samples: errors.slice(0, sampleCount).map((l) => l.slice(0, 300)),
@@ -145,8 +144,4 @@ export function logLineTime(line: string): number | undefined {
   const offset = zone === 'UTC' || zone === 'GMT' ? 'Z' : zone.length === 3 ? `${zone}:00` : zone.replace(/^([+-]\d\d)(\d\d)$/, '$1:$2');
   const at = Date.parse(`${day}T${time}${offset}`);
   return Number.isFinite(at) ? at : undefined;
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }

@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { round1 } from '../workflows/health-report';
 import type { ActivityDeps } from './deps';
 import { timedProbe, type ProbeResult } from './probe-result';
 
@@ -79,6 +80,3 @@ export function createRedisActivities(deps: ActivityDeps) {
   };
 }
 
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
-}

@@ -29,6 +29,14 @@ export async function peakRssMiB(pid: number): Promise<number> {
   return Math.round(kib / 1024);
 }
 
+/** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, hence the last ")"): utime and stime are 14 and 15.
+  const [utime, stime] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 13).map(Number);
+  return (utime + stime) / 100; // USER_HZ
+}
+
 export function ratio(a: number, b: number): string {
   return `${(a / b).toFixed(2)}×`;
 }

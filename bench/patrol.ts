@@ -10,6 +10,7 @@
  * Usage: npx tsx bench/patrol.ts [--keep]
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { loadInventory } from '../inventory/load';
@@ -20,7 +21,7 @@ import { receivedWebhooks } from '../test/harness/services/alert-sinks';
 import { dockerSocket } from '../test/harness/services/docker-engine';
 import { waitUntil } from '../test/harness/daemon';
 import { runBench } from './bench-sandbox';
-import { peakRssMiB, ratio, timed } from './measure';
+import { peakRssMiB, processCpuSeconds, ratio, timed } from './measure';
 
 const run = promisify(execFile);
 const periodSeconds = 5;
@@ -55,10 +56,7 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
   const handle = await client.workflow.start('healthPatrolWorkflow', { taskQueue: 'ops', workflowId: `bench-patrol-${Date.now()}`, args: [{ every: `${periodSeconds}s` }] });
   const report = () => handle.query<PatrolReport | null>('patrolReport');
   await waitUntil(async () => ((await report())?.patrol ?? 0) >= 1, 60_000, 200, 'the first patrol');
-  const workerCpu = async () => {
-    const [utime, stime] = (await run('cat', [`/proc/${worker.child.pid!}/stat`])).stdout.split(') ')[1].split(' ').slice(11, 13).map(Number);
-    return (utime + stime) / 100;
-  };
+  const workerCpu = () => processCpuSeconds(worker.child.pid!);
   const durations: number[] = [];
   const cpuBefore = await workerCpu();
   const patrol = await timed(async () => {
@@ -81,7 +79,8 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
   // One outage: both watch the same container.
   const victim = topology.instances.find((i) => i.service === 'tego-os')!;
   const docker = new Docker({ socketPath: dockerSocket });
-  await run('bash', ['-c', `: > ${alertLog}`]);
+  await writeFile(alertLog, '');
+  const alertsLogged = async () => (await readFile(alertLog, 'utf8')).split('\n').filter(Boolean).length;
   const webhooksBefore = (await receivedWebhooks(layout)).length;
   // The guide's loop keeps its own rhythm, begun before the outage, as a cron'd script would.
   const loopStarted = Date.now();
@@ -91,12 +90,12 @@ runBench({ stateDir: '/tmp/tego-bench-patrol', portBase: 26000, containerNamePre
   while (Date.now() - stoppedAt < outageSeconds * 1000) {
     const round = Date.now();
     await run('bash', ['-c', guideRound([victim.hostPort], alertLog)]);
-    if (!guideFirst && round > stoppedAt && Number((await run('bash', ['-c', `wc -l < ${alertLog}`])).stdout) > 0) guideFirst = Date.now();
+    if (!guideFirst && round > stoppedAt && (await alertsLogged()) > 0) guideFirst = Date.now();
     await new Promise((r) => setTimeout(r, periodSeconds * 1000 - (Date.now() - round)));
   }
   await stop;
   await docker.getContainer(victim.containerName).start();
-  const guideAlerts = (await run('bash', ['-c', `wc -l < ${alertLog}`])).stdout.trim();
+  const guideAlerts = await alertsLogged();
   await new Promise((r) => setTimeout(r, 3 * periodSeconds * 1000));
   const ours = (await receivedWebhooks(layout)).slice(webhooksBefore).filter((w) => w.body.tego?.target === victim.containerName);
   const firstOurs = ours.find((w) => w.body.tego?.kind === 'firing');

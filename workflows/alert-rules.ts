@@ -1,5 +1,5 @@
 import type { ProbeResult } from '../activities/probe-result';
-import { formatBytes } from './health-report';
+import { formatBytes, round1 } from './health-report';
 
 /**
  * The guide's 关键监控指标 as rules: what each one watches, its default priority (告警级别: P0 service
@@ -304,8 +304,4 @@ export function inhibitions(alerts: Alert[]): Map<string, string> {
     if (p0) muted.set(alert.dedupKey, p0.dedupKey);
   }
   return muted;
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }

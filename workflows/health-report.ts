@@ -102,6 +102,11 @@ export function summarize(components: ComponentHealth[], checkedAt: Date): Healt
   return { checkedAt: checkedAt.toISOString(), overall, counts, components };
 }
 
+/** A share or rate with one decimal, as reports and alerts show them: 91.2 (%). */
+export function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];

@@ -6,6 +6,7 @@ import type { TopologyView } from '../inventory/topology';
 import { ActivityPresets } from './activity-options';
 import type { Alert, Remediation } from './alert-rules';
 import { msOf } from './durations';
+import { rootMessage } from './failures';
 import { onHostQueue } from './host-queues';
 import { ackSignal, incidentStatusQuery, observeSignal, type IncidentStatus } from './incident-signals';
 import { labelRun } from './run-labels';
@@ -269,10 +270,4 @@ function bodyOf(alert: Alert, status: IncidentStatus, incidentId: string): strin
   ]
     .filter(Boolean)
     .join('\n');
-}
-
-function rootMessage(err: unknown): string {
-  let current = err as Error & { cause?: unknown };
-  while (current.cause instanceof Error) current = current.cause;
-  return current.message;
 }
