@@ -5,6 +5,7 @@ import type { TopologyView } from '../inventory/topology';
 import { ActivityPresets } from './activity-options';
 import type { Change } from './change-control';
 import { ErrorType } from './error-types';
+import { healthGate } from './gates';
 import { onHostQueue } from './host-queues';
 
 /** What switchover, failover and rejoin share: the cluster as the inventory has it, and their common steps. */
@@ -79,7 +80,7 @@ export async function repointApps(change: Change, cluster: Cluster, database: st
     );
   }
   for (const app of cluster.apps) {
-    const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: Math.max(60_000, app.healthTimeoutMs * 20) });
+    const gate = healthGate(Math.max(60_000, app.healthTimeoutMs * 20));
     await change.check(`wait until ${app.containerName} is healthy`, () => gate.requireHealthy({ url: app.healthUrl, timeoutMs: app.healthTimeoutMs }));
   }
   return cluster.apps.map((a) => a.containerName);

@@ -11,18 +11,5 @@ export function onHostQueue(taskQueue: string) {
   return proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '1 minute', taskQueue });
 }
 
-/**
- * The nginx drain gate on the load balancer's queue, with `drainTimeout` as its deadline; polled
- * quickly, since requests in flight usually end within a second.
- */
-export function nginxDrainGate(taskQueue: string, drainTimeout: string) {
-  return proxyActivities<HostActivities>({
-    startToCloseTimeout: '10 seconds',
-    scheduleToCloseTimeout: drainTimeout,
-    taskQueue,
-    retry: { initialInterval: '200 milliseconds', backoffCoefficient: 1.5, maximumInterval: '2 seconds' },
-  });
-}
-
 /** Writes to the inventory file (roles, placement): quick, retried for minutes. */
 export const inventoryWrites = proxyActivities<SharedActivities>(ActivityPresets.databaseAdmin);

@@ -7,6 +7,7 @@ import { ActivityPresets } from './activity-options';
 import type { Alert, Remediation } from './alert-rules';
 import { msOf } from './durations';
 import { rootMessage } from './failures';
+import { healthGate } from './gates';
 import { onHostQueue } from './host-queues';
 import { ackSignal, incidentStatusQuery, observeSignal, type IncidentStatus } from './incident-signals';
 import { labelRun } from './run-labels';
@@ -217,7 +218,7 @@ export async function incidentWorkflow(input: { alert: Alert }): Promise<Inciden
           notBefore: new Date().toISOString(),
           stopTimeoutSeconds: 10,
         });
-        const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: Math.max(30_000, remediation.healthTimeoutMs * 10) });
+        const gate = healthGate(Math.max(30_000, remediation.healthTimeoutMs * 10));
         await gate.requireHealthy({ url: remediation.healthUrl, timeoutMs: remediation.healthTimeoutMs });
         status.remediation = { action, outcome: 'fixed', detail: 'healthy again after one restart' };
         record('remediation-fixed', { action });

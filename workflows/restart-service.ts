@@ -3,6 +3,7 @@ import type { HostActivities, SharedActivities } from '../activities';
 import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
 import { ErrorType } from './error-types';
+import { healthGate } from './gates';
 import { RestartServiceInputSchema, type RestartServiceInput } from './inputs';
 import { parseInput } from './validate-input';
 
@@ -42,10 +43,7 @@ export async function restartServiceWorkflow(input: RestartServiceInput): Promis
       const restarted: string[] = [];
       for (const instance of instances) {
         const onHost = proxyActivities<HostActivities>({ ...ActivityPresets.hostProbe, startToCloseTimeout: '2 minutes', taskQueue: queueOf.get(instance.host)! });
-        const gate = proxyActivities<SharedActivities>({
-          ...ActivityPresets.healthGate,
-          scheduleToCloseTimeout: Math.max(60_000, instance.healthTimeoutMs * 20),
-        });
+        const gate = healthGate(Math.max(60_000, instance.healthTimeoutMs * 20));
         // No undo: a restart is not reversible; the next steps do not run if this instance stays unhealthy.
         await change.step(`restart ${instance.containerName}`, () =>
           onHost.restartContainer({ host: instance.host, container: instance.containerName, notBefore: new Date().toISOString(), stopTimeoutSeconds: 30 }),

@@ -6,6 +6,7 @@ import { chooseBaseBackup, newestFirst } from './backup-choice';
 import { runChange } from './change-control';
 import { compareRowCounts } from './drill-report';
 import { ErrorType } from './error-types';
+import { healthGate } from './gates';
 import { RestoreInputSchema, type RestoreInput } from './inputs';
 import { postgresBackupWorkflow, type BackupReport } from './postgres-backup';
 import { parseInput } from './validate-input';
@@ -133,7 +134,7 @@ export async function restoreWorkflow(input: RestoreInput = {}): Promise<Restore
         );
       }
       for (const app of apps) {
-        const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: Math.max(60_000, app.healthTimeoutMs * 20) });
+        const gate = healthGate(Math.max(60_000, app.healthTimeoutMs * 20));
         await change.check(`wait until ${app.containerName} is healthy`, () => gate.requireHealthy({ url: app.healthUrl, timeoutMs: app.healthTimeoutMs }));
       }
       return {

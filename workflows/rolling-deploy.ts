@@ -5,7 +5,8 @@ import { ActivityPresets } from './activity-options';
 import { runChange, type Change } from './change-control';
 import { msOf } from './durations';
 import { ErrorType } from './error-types';
-import { inventoryWrites, nginxDrainGate, onHostQueue } from './host-queues';
+import { healthGate, nginxDrainGate } from './gates';
+import { inventoryWrites, onHostQueue } from './host-queues';
 import { rootMessage } from './failures';
 import { RollingDeployInputSchema, type RollingDeployInput } from './inputs';
 import { parseInput } from './validate-input';
@@ -69,11 +70,7 @@ export async function rollingDeployWorkflow(input: RollingDeployInput): Promise<
   const drained = nginxDrainGate(lbHost.taskQueue, drainTimeout);
   // Polled every half second or so: an instance's health gate is most of a deploy's time, and a slow
   // backoff would add up to its final interval to each one.
-  const gate = proxyActivities<SharedActivities>({
-    ...ActivityPresets.healthGate,
-    scheduleToCloseTimeout: healthTimeout,
-    retry: { initialInterval: '500 milliseconds', backoffCoefficient: 1.2, maximumInterval: '2 seconds' },
-  });
+  const gate = healthGate(healthTimeout, { initialInterval: '500 milliseconds', backoffCoefficient: 1.2, maximumInterval: '2 seconds' });
   const watch = proxyActivities<SharedActivities>({ startToCloseTimeout: `${msOf(monitorPeriod) + 30_000} ms`, heartbeatTimeout: '10 seconds', retry: { maximumAttempts: 3 } });
 
   // What each instance runs now, read before anything changes: the image a rollback returns to.

@@ -6,7 +6,8 @@ import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
 import { msOf } from './durations';
 import { ErrorType } from './error-types';
-import { inventoryWrites, nginxDrainGate, onHostQueue } from './host-queues';
+import { healthGate, nginxDrainGate, trafficGate } from './gates';
+import { inventoryWrites, onHostQueue } from './host-queues';
 import { ScaleInInputSchema, ScaleOutInputSchema, type ScaleInInput, type ScaleOutInput } from './inputs';
 import { parseInput } from './validate-input';
 
@@ -55,7 +56,8 @@ export async function scaleOutWorkflow(input: ScaleOutInput): Promise<ScaleRepor
   const image = (await context.dockerOn(existing.host).inspectHostContainers(existing.host)).containers.find((c) => c.name === existing.containerName)?.image;
   if (!image) throw ApplicationFailure.nonRetryable(`no running instance of ${service} to take the image from`, ErrorType.UnknownTarget);
   const docker = context.dockerOn(host);
-  const gate = proxyActivities<SharedActivities>({ ...ActivityPresets.healthGate, scheduleToCloseTimeout: '2 minutes' });
+  const gate = healthGate('2 minutes');
+  const traffic = trafficGate('2 minutes');
 
   return runChange(
     { kind: 'scale-out', target: `service:${service}@${host}`, input, options },
@@ -83,7 +85,7 @@ export async function scaleOutWorkflow(input: ScaleOutInput): Promise<ScaleRepor
         () => context.lb.applyUpstreams({ exclude: added.map((i) => i.upstreamKey) }),
       );
       await change.check('requests through nginx reach every new instance', () =>
-        gate.requireTrafficReaches({ url: context.frontend.healthUrl, instances: added.map((i) => i.containerName) }),
+        traffic.requireTrafficReaches({ url: context.frontend.healthUrl, instances: added.map((i) => i.containerName) }),
       );
       return { service, instances: added.map((i) => i.containerName), total: before.size + added.length };
     },

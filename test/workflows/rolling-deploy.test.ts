@@ -14,7 +14,7 @@ import { SandboxLabel } from '../harness/services/apps';
 import { registryAddress } from '../harness/services/registry';
 import { dockerSocket } from '../harness/services/docker-engine';
 import { DemoImages } from '../harness/services/images';
-import { failureType } from '../harness/failures';
+import { failureType, innermostTypedFailure } from '../harness/failures';
 import { useSandbox } from '../harness/suite';
 import { uniqueId } from '../harness/temporal-client';
 
@@ -178,6 +178,21 @@ describe('rollingDeployWorkflow', () => {
     const failure = await (await start({ image: DemoImages.bad, order: 'start-first', healthTimeout: '5s' })).result().catch((err: unknown) => err);
     const traffic = await load.stop();
     expect(failureType(failure)).toBe('NotHealthyYet');
+    expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
+    expect(await versions()).toEqual(before);
+    await noLeftovers();
+  });
+
+  it('a version whose health check never answers before the deadline fails as NotHealthyYet too, naming the deadline', async () => {
+    // Each check waits for the service's 2 s health timeout, so with a 1 s deadline none ever finishes:
+    // the deadline, not a check's answer, ends the gate, as it does on a worker too busy to run one.
+    const { url } = await serviceView();
+    const before = await versions();
+    const load = startHttpLoad(url);
+    const failure = await (await start({ image: DemoImages.hanging, order: 'start-first', healthTimeout: '1s' })).result().catch((err: unknown) => err);
+    const traffic = await load.stop();
+    expect(failureType(failure)).toBe('NotHealthyYet');
+    expect(innermostTypedFailure(failure).message).toMatch(/did not become healthy within 1s: no check finished in time/);
     expect(traffic.failed, traffic.failures.join('\n')).toBe(0);
     expect(await versions()).toEqual(before);
     await noLeftovers();

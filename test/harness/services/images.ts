@@ -9,13 +9,15 @@ const sourceDir = resolve(__dirname, '../../fixtures/demo-app');
 
 /**
  * The demo app images, built locally (no registry is reachable): good versions for deploys, and a
- * `bad` one whose /health fails, the target of rollback tests.
+ * `bad` one whose /health fails and a `hanging` one whose /health never answers, the targets of rollback tests.
  */
 export const DemoImages = {
   v1: 'tego-demo:1.0.0',
   v2: 'tego-demo:2.0.0',
   v3: 'tego-demo:3.0.0',
   bad: 'tego-demo:bad',
+  /** One whose /health never answers: a check waits for its own timeout, so a short deadline sees none finish. */
+  hanging: 'tego-demo:hang',
   /** 2.0.0 taking 5 s to start, as real services do: the deploy benchmark's health gates wait on it. */
   slow: 'tego-demo:2.0.0-slow',
 } as const;
@@ -25,6 +27,7 @@ const variants = [
   { tag: DemoImages.v2, version: '2.0.0', health: 'ok' },
   { tag: DemoImages.v3, version: '3.0.0', health: 'ok' },
   { tag: DemoImages.bad, version: 'bad', health: 'fail' },
+  { tag: DemoImages.hanging, version: 'hang', health: 'hang' },
   { tag: DemoImages.slow, version: '2.0.0', health: 'ok', readyAfterMs: 5000 },
 ];
 
