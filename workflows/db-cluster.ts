@@ -95,8 +95,3 @@ export async function rejoinAsReplica(cluster: Cluster, node: ClusterNode, prima
   const { lagBytes } = await catchUp.requireStreaming({ primary: primary.name, replica: node.name });
   return { ...rejoined, lagBytes };
 }
-
-/** Bytes as MiB with one decimal, the unit `maxLagBytes` is thought in: "16.0 MiB". */
-export function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}

@@ -3,9 +3,10 @@ import type { HostActivities, SharedActivities } from '../activities';
 import { compareLsn } from './lsn';
 import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
-import { clusterOf, mib, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
+import { clusterOf, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
 import { ErrorType } from './error-types';
 import { rootMessage } from './failures';
+import { formatBytes } from './health-report';
 import { DbFailoverInputSchema, type DbFailoverInput } from './inputs';
 import { parseInput } from './validate-input';
 
@@ -63,7 +64,7 @@ export async function dbFailoverWorkflow(input: DbFailoverInput = {}): Promise<F
     loss.bytes === null
       ? `what ${promoted.name} lacks is unknown: ${failed.name}'s WAL could not be read (${loss.why})`
       : loss.bytes > cluster.maxLagBytes
-        ? `${promoted.name} lacks ${mib(loss.bytes)} of ${failed.name}'s WAL (received ${loss.replicaReceived}, the primary's WAL ends at ${loss.primaryWalEnd}), over maxLagBytes ${mib(cluster.maxLagBytes)}`
+        ? `${promoted.name} lacks ${formatBytes(loss.bytes)} of ${failed.name}'s WAL (received ${loss.replicaReceived}, the primary's WAL ends at ${loss.primaryWalEnd}), over maxLagBytes ${formatBytes(cluster.maxLagBytes)}`
         : null;
   if (lossProblem && !force) {
     throw ApplicationFailure.nonRetryable(`failover to ${promoted.name} refused, nothing changed: ${lossProblem}; start it with force to promote anyway and lose that data`, ErrorType.PreconditionFailed);

@@ -4,8 +4,9 @@ import type { RejoinResult } from '../activities/postgres-server';
 import type { ReplicationState } from '../activities/replication';
 import { ActivityPresets } from './activity-options';
 import { runChange } from './change-control';
-import { catchUp, clusterOf, mib, rejoinAsReplica, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
+import { catchUp, clusterOf, rejoinAsReplica, repointApps, replication, requireManagedServers, type Cluster, type ClusterNode } from './db-cluster';
 import { ErrorType } from './error-types';
+import { formatBytes } from './health-report';
 import { DbSwitchoverInputSchema, type DbSwitchoverInput } from './inputs';
 import { parseInput } from './validate-input';
 import { beginRun } from './run-labels';
@@ -147,7 +148,7 @@ async function checkPreconditions(cluster: Cluster, from: ClusterNode, to: Clust
   if (!state.replicaInRecovery) problems.push(`${to.name} is not in recovery (not a replica, or not reachable)`);
   if (!state.streaming) problems.push(`${to.name} is not streaming from ${from.name}`);
   else if (state.lagBytes !== null && state.lagBytes > cluster.maxLagBytes) {
-    problems.push(`${to.name} lags ${mib(state.lagBytes)} behind ${from.name}, over maxLagBytes ${mib(cluster.maxLagBytes)}`);
+    problems.push(`${to.name} lags ${formatBytes(state.lagBytes)} behind ${from.name}, over maxLagBytes ${formatBytes(cluster.maxLagBytes)}`);
   }
   if (state.backupsInProgress > 0) problems.push(`${state.backupsInProgress} base backup(s) running on ${from.name}; wait until they finish`);
   if (problems.length > 0) {

@@ -107,6 +107,7 @@ export function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
+/** Bytes in the largest binary unit under 1024, one decimal below 10: "512 B", "1.5 GiB", "16 MiB". */
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
