@@ -3,6 +3,7 @@ import type { Client } from 'pg';
 import { ErrorType } from '../workflows/error-types';
 import type { ActivityDeps } from './deps';
 import { compareLsn } from '../workflows/lsn';
+import { withProgressHeartbeat } from './heartbeat';
 import { connectToNode, findPostgresNode } from './postgres-connection';
 
 /** What a switchover must know about a primary and the replica it would hand over to. */
@@ -38,12 +39,19 @@ export interface PromotionResult {
  */
 export function createReplicationActivities(deps: ActivityDeps) {
   const onNode = async <T>(nodeName: string, work: (db: Client) => Promise<T>, database = 'postgres'): Promise<T> => {
-    const db = await connectToNode(deps, findPostgresNode(deps.inventory, nodeName), { database, timeoutMs: 5000 });
-    try {
-      return await work(db);
-    } finally {
-      await db.end();
-    }
+    // Heartbeats while it works: under the replication preset, their absence is how a dead worker is noticed.
+    return withProgressHeartbeat(
+      () => ({ node: nodeName }),
+      async () => {
+        const db = await connectToNode(deps, findPostgresNode(deps.inventory, nodeName), { database, timeoutMs: 5000 });
+        try {
+          return await work(db);
+        } finally {
+          await db.end();
+        }
+      },
+      2000,
+    );
   };
 
   return {

@@ -55,6 +55,18 @@ export const ActivityPresets = {
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
   },
   /**
+   * The replication steps of a switchover or failover (stop writes, promote, record roles). Every statement
+   * is bounded (5 s), and they heartbeat while connected, so a worker that dies mid-step is noticed in
+   * 10 s, not at a start-to-close of minutes: after a promotion that wait is an outage, the apps still
+   * pointing at the stopped old primary until they are repointed.
+   */
+  replication: {
+    startToCloseTimeout: '1 minute',
+    heartbeatTimeout: '10 seconds',
+    scheduleToCloseTimeout: '15 minutes',
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  },
+  /**
    * Health gates: the activity throws NotHealthyYet until the target answers, and these retries are the
    * wait, with schedule-to-close as its deadline (set per call from the service's own timeout).
    */

@@ -29,7 +29,7 @@ export interface Cluster {
 
 type ServerActivities = ReturnType<typeof proxyActivities<HostActivities>>;
 
-export const replication = proxyActivities<SharedActivities>(ActivityPresets.databaseAdmin);
+export const replication = proxyActivities<SharedActivities>(ActivityPresets.replication);
 /** Waits on replay and streaming: quick retries, so a caught-up replica is seen at once; a deadline of minutes. */
 export const catchUp = proxyActivities<SharedActivities>({
   startToCloseTimeout: '15 seconds',
