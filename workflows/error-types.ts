@@ -41,13 +41,19 @@ export const ErrorType = {
   InvalidConfig: 'InvalidConfig',
   /** A deploy failed its health gate or monitor period and was rolled back; the result says what. */
   DeployRolledBack: 'DeployRolledBack',
-  /** nginx still has workers finishing requests from before a reload (retryable: the retry policy is the wait). */
+  /**
+   * nginx still has workers finishing requests from before a reload (retryable: the retry policy is the wait);
+   * non-retryable from workflows/gates.ts once the drain deadline has passed.
+   */
   NotDrainedYet: 'NotDrainedYet',
   /** An instance failed while it was watched after a deploy. */
   Unhealthy: 'Unhealthy',
   /** A container's image is not on its host, so the container cannot be recreated. */
   ImageMissing: 'ImageMissing',
-  /** A health gate has not passed yet (retryable: the retry policy is the wait). */
+  /**
+   * A health gate has not passed yet (retryable: the retry policy is the wait); non-retryable from
+   * workflows/gates.ts once the gate's deadline has passed, whether or not any check finished.
+   */
   NotHealthyYet: 'NotHealthyYet',
   /** No notification channel delivered (retryable: the next attempt may). */
   NotificationFailed: 'NotificationFailed',
